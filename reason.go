@@ -1,0 +1,63 @@
+package presence
+
+// ReasonCode is a stable, machine-readable cause attached to a verdict.
+// Relying parties switch on it; people read the Message that goes with it.
+type ReasonCode string
+
+// Reason codes of the one-frame pipeline. Quality reasons make a frame
+// inconclusive; spoof_suspected makes it fake.
+const (
+	ReasonNoFace          ReasonCode = "no_face"
+	ReasonMultipleFaces   ReasonCode = "multiple_faces"
+	ReasonFaceTooSmall    ReasonCode = "face_too_small"
+	ReasonFaceCutOff      ReasonCode = "face_cut_off"
+	ReasonTooDark         ReasonCode = "too_dark"
+	ReasonTooBright       ReasonCode = "too_bright"
+	ReasonBacklit         ReasonCode = "backlit"
+	ReasonTooBlurry       ReasonCode = "too_blurry"
+	ReasonPoseOutOfRange  ReasonCode = "pose_out_of_range"
+	ReasonEyesClosed      ReasonCode = "eyes_closed"
+	ReasonSpoofSuspected  ReasonCode = "spoof_suspected"
+	ReasonFaceMismatch    ReasonCode = "face_mismatch"
+	ReasonReferenceNoFace ReasonCode = "reference_no_face"
+)
+
+// Reason is a code with the short sentence a person in front of the camera
+// understands.
+type Reason struct {
+	Code    ReasonCode `json:"code"`
+	Message string     `json:"message"`
+}
+
+// reasonMessages holds the guidance shown to people. It says what to do, not
+// what the model measured, so it helps an honest user and not an attacker.
+var reasonMessages = map[ReasonCode]string{
+	ReasonNoFace:          "Look at the camera",
+	ReasonMultipleFaces:   "Make sure only you are in view",
+	ReasonFaceTooSmall:    "Move closer",
+	ReasonFaceCutOff:      "Center your face in the frame",
+	ReasonTooDark:         "Find a brighter space",
+	ReasonTooBright:       "Move out of direct light",
+	ReasonBacklit:         "Face the light; avoid a bright background",
+	ReasonTooBlurry:       "Hold still",
+	ReasonPoseOutOfRange:  "Look at the camera",
+	ReasonEyesClosed:      "Open your eyes",
+	ReasonSpoofSuspected:  "We could not confirm a live person",
+	ReasonFaceMismatch:    "The face does not match",
+	ReasonReferenceNoFace: "No face found in the reference image",
+}
+
+// NewReason returns the reason for code with its standard message. Codes
+// without a registered message get the code itself as message, so a new
+// code is never shown as an empty string.
+func NewReason(code ReasonCode) Reason {
+	if m, ok := reasonMessages[code]; ok {
+		return Reason{Code: code, Message: m}
+	}
+	return Reason{Code: code, Message: string(code)}
+}
+
+// RegisterReason adds or replaces the message of a reason code; packages
+// that add codes (liveness challenges, replay checks) register theirs at
+// construction time, never from init.
+func RegisterReason(code ReasonCode, message string) { reasonMessages[code] = message }
