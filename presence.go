@@ -5,6 +5,8 @@
 // every other package can depend on it.
 package presence
 
+import "image"
+
 // Decision is the verdict on whether a real, live person was in front of the
 // camera.
 type Decision string
@@ -58,15 +60,20 @@ func (b Box) IoU(o Box) float64 {
 	return in / (b.Area() + o.Area() - in)
 }
 
-// Image is a decoded picture as packed 8-bit RGB, row-major, 3 bytes a pixel
-// and no padding. Every model adapter reads this one layout, so decoding
-// happens once per frame.
+// Image is a decoded, upright picture. It holds either packed 8-bit RGB
+// (Pix: row-major, 3 bytes a pixel, no padding) or, for JPEG and lossy WebP,
+// the decoder's own YCbCr planes in their stored orientation plus the EXIF
+// Orientation that makes them upright. Keeping YCbCr avoids converting and
+// rotating every pixel when the models only sample a few of them;
+// vision.Warp reads both forms.
 type Image struct {
 	Width, Height int
 	Pix           []uint8
+	YCbCr         *image.YCbCr
+	Orientation   int
 }
 
-// NewImage allocates a black image.
+// NewImage allocates a black RGB image.
 func NewImage(width, height int) *Image {
 	return &Image{Width: width, Height: height, Pix: make([]uint8, 3*width*height)}
 }

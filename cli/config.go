@@ -77,6 +77,8 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CacheDir, "cache", c.CacheDir, "folder with ONNX Runtime and the models (env PRESENCE_CACHE_DIR)")
 	fs.StringVar(&c.Manifest, "manifest", c.Manifest, "model manifest replacing the built-in one (env PRESENCE_MANIFEST)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "frames analysed at once, 0 = one per CPU (env PRESENCE_WORKERS)")
+	fs.Int64Var(&c.MaxImageBytes, "max-image-bytes", c.MaxImageBytes, "largest accepted image file (env PRESENCE_MAX_IMAGE_BYTES)")
+	fs.Int64Var(&c.MaxImagePixels, "max-image-pixels", c.MaxImagePixels, "largest accepted image in pixels (env PRESENCE_MAX_IMAGE_PIXELS)")
 	fs.Float64Var(&c.Thresholds.Liveness, "liveness-threshold", c.Thresholds.Liveness, "fused liveness score needed for realface")
 	fs.Float64Var(&c.Thresholds.Match, "match-threshold", c.Thresholds.Match, "cosine similarity needed for a face match")
 }

@@ -39,7 +39,7 @@ func QualityReasons(q presence.Quality, t Thresholds) []presence.Reason {
 	if math.Abs(q.Yaw) > t.MaxYaw || math.Abs(q.Pitch) > t.MaxPitch || math.Abs(q.Roll) > t.MaxRoll {
 		add(presence.ReasonPoseOutOfRange)
 	}
-	if q.LeftEyeOpen < t.MinEyeOpen && q.RightEyeOpen < t.MinEyeOpen {
+	if q.LeftEyeOpen < t.MinEyeOpen && q.RightEyeOpen < t.MinEyeOpen && q.EyeAspectRatio < t.MaxClosedEyeAspect {
 		add(presence.ReasonEyesClosed)
 	}
 	return rs

@@ -237,7 +237,7 @@ func (e *Engine) AnalyzeBytes(ctx context.Context, data []byte, lim vision.Limit
 
 // Analyze runs the pipeline on a decoded frame.
 func (e *Engine) Analyze(ctx context.Context, img *presence.Image, opts Options) (*presence.Analysis, error) {
-	if img == nil || img.Width <= 0 || img.Height <= 0 || len(img.Pix) != 3*img.Width*img.Height {
+	if !vision.Valid(img) {
 		return nil, presence.Errorf(presence.ErrInvalid, "invalid image buffer")
 	}
 	start := time.Now()

@@ -32,9 +32,12 @@ type Thresholds struct {
 	MaxYaw   float64 `json:"max_yaw"`
 	MaxPitch float64 `json:"max_pitch"`
 	MaxRoll  float64 `json:"max_roll"`
-	// MinEyeOpen: eyes count as closed when both open probabilities fall
-	// below it.
-	MinEyeOpen float64 `json:"min_eye_open"`
+	// MinEyeOpen and MaxClosedEyeAspect: eyes count as closed only when
+	// the eye model gives both eyes an open probability below MinEyeOpen
+	// and the landmark eye aspect ratio is below MaxClosedEyeAspect. Either
+	// signal alone calls narrow open eyes closed (docs/thresholds.md).
+	MinEyeOpen         float64 `json:"min_eye_open"`
+	MaxClosedEyeAspect float64 `json:"max_closed_eye_aspect"`
 	// Liveness: a frame is realface when the fused score reaches it.
 	Liveness float64 `json:"liveness"`
 	// Match: two faces are the same person when their cosine similarity
@@ -48,18 +51,19 @@ func DefaultThresholds() Thresholds {
 		DetectionConfidence: 0.7,
 		NMSIoU:              0.4,
 		SecondFaceRatio:     0.4,
-		MinFaceSize:         80,
+		MinFaceSize:         64,
 		MaxOutsideFraction:  0.2,
-		MinBrightness:       50,
+		MinBrightness:       40,
 		MaxBrightness:       225,
 		MaxDarkFraction:     0.5,
 		MaxBrightFraction:   0.3,
 		BacklightDifference: 90,
-		MinSharpness:        15,
-		MaxYaw:              30,
-		MaxPitch:            25,
-		MaxRoll:             25,
+		MinSharpness:        40,
+		MaxYaw:              40,
+		MaxPitch:            30,
+		MaxRoll:             30,
 		MinEyeOpen:          0.3,
+		MaxClosedEyeAspect:  0.15,
 		Liveness:            0.5,
 		Match:               0.4,
 	}

@@ -136,13 +136,35 @@ func Decode(data []byte, lim Limits) (img *presence.Image, info Info, err error)
 			"corrupt %s image: header says %dx%d, data %dx%d", format, cfg.Width, cfg.Height, b.Dx(), b.Dy())
 	}
 	orientation := Orientation(data)
-	img = toRGBOriented(decoded, orientation)
+	img = fromImage(decoded, orientation)
 	return img, Info{Format: format, Width: img.Width, Height: img.Height, Orientation: orientation}, nil
+}
+
+// fromImage wraps YCbCr decoder output as it is (Warp samples it in place)
+// and converts anything else to upright packed RGB.
+func fromImage(m image.Image, orientation int) *presence.Image {
+	var ycc *image.YCbCr
+	switch v := m.(type) {
+	case *image.YCbCr:
+		ycc = v
+	case *image.NYCbCrA:
+		ycc = &v.YCbCr
+	default:
+		return toRGBOriented(m, orientation)
+	}
+	w, h := ycc.Rect.Dx(), ycc.Rect.Dy()
+	if orientation >= 5 {
+		w, h = h, w
+	}
+	if orientation < 1 || orientation > 8 {
+		orientation = 1
+	}
+	return &presence.Image{Width: w, Height: h, YCbCr: ycc, Orientation: orientation}
 }
 
 // FromImage converts any image.Image to the pipeline's RGB layout; tests
 // and the video path use it for frames that never were files.
-func FromImage(m image.Image) *presence.Image { return toRGBOriented(m, 1) }
+func FromImage(m image.Image) *presence.Image { return fromImage(m, 1) }
 
 // orientation maps a source pixel (sx, sy) to its index in the upright
 // image: base + sx*a + sy*b. Every EXIF orientation is such a linear map,
@@ -171,7 +193,7 @@ func orientationMap(sw, sh, o int) orientation {
 	return orientation{sw, sh, 0, 1, sw}
 }
 
-// toRGBOriented converts a decoded image into upright packed RGB. Each
+// toRGBOriented converts a decoded non-YCbCr image into upright packed RGB. Each
 // source row is converted by a loop specific to the decoder's pixel type,
 // then placed; for upright images it is converted in place.
 func toRGBOriented(m image.Image, o int) *presence.Image {
@@ -205,10 +227,6 @@ func toRGBOriented(m image.Image, o int) *presence.Image {
 func rowConverter(m image.Image) func(sy int, dst []uint8) {
 	b := m.Bounds()
 	switch src := m.(type) {
-	case *image.YCbCr:
-		return ycbcrRows(src)
-	case *image.NYCbCrA:
-		return ycbcrRows(&src.YCbCr)
 	case *image.Gray:
 		return func(sy int, dst []uint8) {
 			row := src.Pix[sy*src.Stride : sy*src.Stride+b.Dx()]
@@ -238,54 +256,6 @@ func rgbaRows(pix []uint8, stride, w int) func(sy int, dst []uint8) {
 			dst[3*x], dst[3*x+1], dst[3*x+2] = row[4*x], row[4*x+1], row[4*x+2]
 		}
 	}
-}
-
-// ycbcrRows converts rows of any chroma subsampling with the fixed-point
-// formula of image/color.
-func ycbcrRows(src *image.YCbCr) func(sy int, dst []uint8) {
-	var hs, vs uint
-	switch src.SubsampleRatio {
-	case image.YCbCrSubsampleRatio422:
-		hs = 1
-	case image.YCbCrSubsampleRatio420:
-		hs, vs = 1, 1
-	case image.YCbCrSubsampleRatio440:
-		vs = 1
-	case image.YCbCrSubsampleRatio411:
-		hs = 2
-	case image.YCbCrSubsampleRatio410:
-		hs, vs = 2, 1
-	}
-	r := src.Rect
-	w := r.Dx()
-	return func(sy int, dst []uint8) {
-		y := r.Min.Y + sy
-		yoff := sy * src.YStride
-		yrow := src.Y[yoff : yoff+w]
-		crow := ((y >> vs) - (r.Min.Y >> vs)) * src.CStride
-		cb, cr := src.Cb[crow:], src.Cr[crow:]
-		c0 := r.Min.X >> hs
-		dst = dst[:3*w]
-		for x, yv := range yrow {
-			c := ((r.Min.X + x) >> hs) - c0
-			yy := int32(yv) * 0x10101
-			b := int32(cb[c]) - 128
-			rr := int32(cr[c]) - 128
-			d := dst[3*x : 3*x+3 : 3*x+3]
-			d[0] = clamp16(yy + 91881*rr)
-			d[1] = clamp16(yy - 22554*b - 46802*rr)
-			d[2] = clamp16(yy + 116130*b)
-		}
-	}
-}
-
-// clamp16 takes a 16.16 fixed-point value to 0..255 without a branch on
-// the common in-range path (the trick image/color uses).
-func clamp16(v int32) uint8 {
-	if uint32(v)&0xff000000 == 0 {
-		return uint8(v >> 16)
-	}
-	return uint8(^(v >> 31))
 }
 
 // String renders info for people, e.g. "jpeg 640x480 (EXIF orientation 6)".

@@ -102,16 +102,10 @@ func (r *Runtime) NewSession(model []byte, inputs, outputs []presence.TensorSpec
 		func() error { return opts.SetInterOpNumThreads(1) },
 		func() error { return opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0") },
 		func() error { return opts.AddSessionConfigEntry("session.inter_op.allow_spinning", "0") },
-		func() error { return opts.AddSessionConfigEntry("session.set_denormal_as_zero", "1") },
 	} {
 		if err := step(); err != nil {
 			return nil, fmt.Errorf("onnx: session options: %w", err)
 		}
-	}
-	// Same outputs, less time: see RewritePRelu. A model the rewrite cannot
-	// parse is loaded as it is (ORT reports a truly broken file itself).
-	if rewritten, ok, err := RewritePRelu(model); err == nil && ok {
-		model = rewritten
 	}
 	s := &Session{}
 	var inNames, outNames []string

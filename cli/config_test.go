@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "presence.json")
+	os.WriteFile(file, []byte(`{"workers": 3, "cache_dir": "/from/file", "thresholds": {"liveness": 0.9}}`), 0o644)
+	env := map[string]string{"PRESENCE_CACHE_DIR": "/from/env", "PRESENCE_WORKERS": "5"}
+	getenv := func(k string) string { return env[k] }
+
+	cfg := DefaultConfig()
+	fs := newFlagSet("t", "", io.Discard)
+	cfg.bindFlags(fs)
+	if err := cfg.load(fs, []string{"--config", file, "--workers", "7"}, getenv); err != nil {
+		t.Fatal(err)
+	}
+	// file < env < flags; untouched defaults survive.
+	if cfg.CacheDir != "/from/env" || cfg.Workers != 7 || cfg.Thresholds.Liveness != 0.9 {
+		t.Errorf("got cache %q workers %d liveness %v", cfg.CacheDir, cfg.Workers, cfg.Thresholds.Liveness)
+	}
+	if cfg.Thresholds.MinFaceSize != DefaultConfig().Thresholds.MinFaceSize {
+		t.Error("a threshold absent from the file lost its default")
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"wokers": 3}`), 0o644)
+	for name, c := range map[string]struct {
+		args []string
+		env  map[string]string
+	}{
+		"unknown key":  {[]string{"--config", bad}, nil},
+		"missing file": {[]string{"--config", filepath.Join(dir, "absent.json")}, nil},
+		"bad env":      {nil, map[string]string{"PRESENCE_WORKERS": "many"}},
+		"bad flag":     {[]string{"--workers", "x"}, nil},
+	} {
+		cfg := DefaultConfig()
+		fs := newFlagSet("t", "", io.Discard)
+		cfg.bindFlags(fs)
+		if err := cfg.load(fs, c.args, func(k string) string { return c.env[k] }); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

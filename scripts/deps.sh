@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the system tools Presence needs, from Debian's packages, when
+# they are missing. Safe to re-run: it installs nothing that is present.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+
+have gcc || need+=(gcc libc6-dev)
+have npm || need+=(nodejs npm)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "deps: installing ${need[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+if ! have apt-get; then
+  echo "deps: missing ${need[*]} and no apt-get here; install them with your system's package manager" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Update the package lists only when an install fails without it.
+$SUDO apt-get install -y --no-install-recommends "${need[@]}" >/dev/null 2>&1 || {
+  $SUDO apt-get update >/dev/null
+  $SUDO apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
+}
