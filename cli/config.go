@@ -118,7 +118,32 @@ func (c *Config) load(fs *flag.FlagSet, args []string, getenv func(string) strin
 	fs.VisitAll(func(f *flag.Flag) {
 		f.DefValue = f.Value.String()
 	})
-	return fs.Parse(args)
+	return parseInterspersed(fs, args)
+}
+
+// parseInterspersed parses flags wherever they stand among the positional
+// arguments (`presence eval pad DIR --quiet`); "--" ends flag parsing.
+// fs.Args() then holds the positional arguments in order.
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		// fs.Parse consumed a "--" if it stopped on one: everything after
+		// it is positional.
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 func (c *Config) loadEnv(getenv func(string) string) error {

@@ -50,3 +50,17 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestFlagsAnywhere(t *testing.T) {
+	cfg := DefaultConfig()
+	fs := newFlagSet("t", "", io.Discard)
+	cfg.bindFlags(fs)
+	quiet := fs.Bool("quiet", false, "")
+	if err := cfg.load(fs, []string{"a.jpg", "--quiet", "b.jpg", "--workers=3", "--", "--c.jpg"}, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	got := fs.Args()
+	if !*quiet || cfg.Workers != 3 || len(got) != 3 || got[0] != "a.jpg" || got[1] != "b.jpg" || got[2] != "--c.jpg" {
+		t.Errorf("quiet %v workers %d args %q", *quiet, cfg.Workers, got)
+	}
+}

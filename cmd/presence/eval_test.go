@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"presence/presencetest"
+)
+
+// tinyPADSet writes a labels.csv that points at a few dev-set images by
+// absolute path (the data is never copied), with a subject column.
+func tinyPADSet(t *testing.T) string {
+	t.Helper()
+	sf := presencetest.DataDir(t, "pad_silentface_samples")
+	cs := presencetest.DataDir(t, "pad_celebaspoof")
+	rows := []string{"path,label,attack_type,subject"}
+	add := func(path, label, typ, subject string) {
+		rows = append(rows, fmt.Sprintf("%s,%s,%s,%s", path, label, typ, subject))
+	}
+	add(filepath.Join(sf, "image_T1.jpg"), "live", "none", "sf")
+	add(filepath.Join(sf, "image_F1.jpg"), "spoof", "print", "sf")
+	add(filepath.Join(sf, "image_F2.jpg"), "spoof", "screen_replay", "sf")
+	for _, n := range []string{"1", "10", "100"} {
+		add(filepath.Join(cs, "live", n+".jpg"), "live", "none", "celeba")
+		add(filepath.Join(cs, "spoof", n+".jpg"), "spoof", "print_or_screen", "celeba")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "labels.csv"), []byte(strings.Join(rows, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestEvalPADOnTinySet(t *testing.T) {
+	dir := tinyPADSet(t)
+	out := filepath.Join(t.TempDir(), "report")
+	r := run(t, nil, "eval", "pad", dir, "--by", "subject", "--out", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"APCER print", "BPCER @ APCER=1%", "EER", "subject"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("terminal table lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	var report struct {
+		Samples   int
+		Decisions map[string]struct{ Realface, Fake, Inconclusive int }
+		Breakdown []struct{ Value string }
+		Results   []struct{ Path string }
+		DET       []struct{ Threshold float64 } `json:"det"`
+	}
+	data := presencetest.ReadFile(t, out+".json")
+	if err := json.Unmarshal(data, &report); err != nil {
+		t.Fatal(err)
+	}
+	if report.Samples != 9 || len(report.Results) != 9 || len(report.Breakdown) != 2 || len(report.DET) == 0 {
+		t.Errorf("report: %d samples, %d results, %d groups, %d DET points", report.Samples, len(report.Results), len(report.Breakdown), len(report.DET))
+	}
+	html := string(presencetest.ReadFile(t, out+".html"))
+	if !strings.Contains(html, "<svg") || !strings.Contains(html, "DET curve") {
+		t.Error("HTML report lacks its plots")
+	}
+}
+
+func TestEvalRejectsBadLabels(t *testing.T) {
+	live := presencetest.DataFile(t, "pad_silentface_samples/image_T1.jpg")
+	for name, c := range map[string]struct{ csv, want string }{
+		"unknown label": {"path,label,attack_type\n" + live + ",live,none\n" + live + ",maybe,none\n", "labels.csv line 3: unknown label"},
+		"missing file":  {"path,label,attack_type\n" + live + ",live,none\nabsent.jpg,spoof,print\n", "labels.csv line 3: absent.jpg: no such file"},
+		"malformed":     {"path,label,attack_type\n" + live + ",live\n", "labels.csv line 2"},
+	} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "labels.csv"), []byte(c.csv), 0o644)
+		r := run(t, nil, "eval", "pad", dir, "--out", filepath.Join(dir, "r"))
+		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q, want %q", name, r.code, r.stderr, c.want)
+		}
+	}
+	if r := run(t, nil, "eval", "pad", t.TempDir()); r.code == 0 || !strings.Contains(r.stderr, "labels.csv") {
+		t.Errorf("no labels.csv: exit %d, %q", r.code, r.stderr)
+	}
+	if r := run(t, nil, "eval", "pad", presencetest.DataDir(t, "pad_silentface_samples"), "--by", "nosuch"); r.code != 2 {
+		t.Errorf("--by an unknown column: exit %d", r.code)
+	}
+}
+
+func TestEvalVerifyOnDeepfacePairs(t *testing.T) {
+	dir := presencetest.DataDir(t, "fr_deepface_pairs")
+	// The first twelve lines of the maintainer's pair list.
+	lines := strings.Split(string(presencetest.ReadFile(t, filepath.Join(dir, "master.csv"))), "\n")
+	pairs := filepath.Join(t.TempDir(), "pairs.csv")
+	os.WriteFile(pairs, []byte(strings.Join(lines[:13], "\n")+"\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "verify")
+	r := run(t, nil, "eval", "verify", dir, "--pairs", pairs, "--out", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var report struct {
+		Pairs    int
+		Genuine  int `json:"genuine_scored"`
+		Impostor int `json:"impostor_scored"`
+		TARAtFAR []struct {
+			Enough bool `json:"enough_samples"`
+		} `json:"tar_at_far"`
+	}
+	if err := json.Unmarshal(presencetest.ReadFile(t, out+".json"), &report); err != nil {
+		t.Fatal(err)
+	}
+	if report.Pairs != 12 || report.Genuine+report.Impostor != 12 || len(report.TARAtFAR) != 2 || report.TARAtFAR[0].Enough {
+		t.Errorf("report %+v", report)
+	}
+	if !strings.Contains(r.stdout, "too few for FAR=0.001") {
+		t.Errorf("terminal output does not warn about too few pairs:\n%s", r.stdout)
+	}
+}
