@@ -6,7 +6,7 @@ CACHE  ?= $(CURDIR)/.cache
 BIN    := bin/presence
 export PRESENCE_CACHE_DIR := $(CACHE)
 
-.PHONY: all deps build setup run test bench fuzz clean
+.PHONY: all deps build setup run test bench eval fuzz clean
 
 all: build
 
@@ -32,11 +32,22 @@ test: setup
 bench: setup
 	$(GO) test -run '^$$' -bench . -benchtime 200x ./vision ./engine
 
+# Evaluation reports on the dev set (docs/eval/), the evidence behind the
+# default thresholds (docs/thresholds.md).
+DATA ?= ../shared/data
+eval: setup
+	$(BIN) eval pad $(DATA)/pad_celebaspoof --quiet --out docs/eval/pad-celebaspoof
+	$(BIN) eval pad $(DATA)/pad_silentface_samples --quiet --out docs/eval/pad-silentface
+	$(BIN) eval verify $(DATA)/fr_deepface_pairs --quiet --out docs/eval/verify-deepface
+	$(BIN) eval verify $(DATA)/fr_glint24 --quiet --out docs/eval/verify-glint24
+
 # A short run of every fuzz target.
 fuzz: build
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./vision
 	$(GO) test -run '^$$' -fuzz FuzzOrientation -fuzztime 15s ./vision
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 15s .
+	$(GO) test -run '^$$' -fuzz FuzzReadLabels -fuzztime 15s ./eval
+	$(GO) test -run '^$$' -fuzz FuzzReadPairs -fuzztime 15s ./eval
 
 clean:
 	rm -rf bin

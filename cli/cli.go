@@ -22,6 +22,7 @@ func commands() map[string]command {
 		"setup":  {"fetch and verify ONNX Runtime and the models into the cache", runSetup},
 		"models": {"list the models in use with versions, hashes and licences", runModels},
 		"check":  {"judge photos: liveness verdict, and face match against --reference", runCheck},
+		"bench":  {"measure latency and throughput of the pipeline or the HTTP flow (--compare for ratios)", runBench},
 		"eval":   {"measure liveness (eval pad DIR) or matching (eval verify DIR) on labelled data", runEval},
 	}
 }

@@ -1,0 +1,297 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"presence/bench"
+	"presence/engine"
+	"presence/vision"
+)
+
+// benchConfig is one configuration measured by `presence bench`.
+type benchConfig struct {
+	Label     string `json:"label"`
+	Mode      string `json:"mode"` // "pipeline" or "http"
+	Workers   int    `json:"workers"`
+	Clients   int    `json:"clients"`
+	Embedding bool   `json:"embedding"`
+}
+
+// benchRow is the result of one configuration on one image.
+type benchRow struct {
+	Config     benchConfig `json:"config"`
+	Image      string      `json:"image"`
+	Width      int         `json:"width"`
+	Height     int         `json:"height"`
+	Megapixels float64     `json:"megapixels"`
+	bench.Stats
+}
+
+type benchReport struct {
+	CPUs      int        `json:"cpus"`
+	GoVersion string     `json:"go_version"`
+	Runtime   string     `json:"onnxruntime"`
+	Rows      []benchRow `json:"rows"`
+	// Ratios are B over A per image when two configurations are compared
+	// in one run (the machine is noisy: compare within a run only).
+	Ratios []benchRatio `json:"ratios,omitempty"`
+}
+
+type benchRatio struct {
+	Image      string  `json:"image"`
+	Throughput float64 `json:"throughput_b_over_a"`
+	P50        float64 `json:"p50_b_over_a"`
+}
+
+// defaultBenchImages are real face photos of about 0.3, 2.6 and 12.6 MP
+// from the dev set.
+var defaultBenchImages = []string{
+	"pad_silentface_samples/image_T1.jpg",
+	"fr_deepface_pairs/img1.jpg",
+	"fr_deepface_pairs/img49.jpg",
+}
+
+func runBench(args []string, stdout, stderr io.Writer) error {
+	cfg := DefaultConfig()
+	fs := newFlagSet("bench", "[--images A,B] [--clients N] [--requests N] [--http] [--compare A B]", stderr)
+	cfg.bindFlags(fs)
+	images := fs.String("images", "", "comma-separated photos (default: dev-set photos of 0.3, 2.6 and 12.6 MP from ../shared/data)")
+	clients := fs.Int("clients", 0, "concurrent clients (default: workers)")
+	requests := fs.Int("requests", 40, "measured requests per image and configuration")
+	httpMode := fs.Bool("http", false, "measure the full HTTP flow (create session, upload frame, read verdict) instead of the in-process pipeline")
+	embedding := fs.Bool("embedding", true, "run the embedding model (a match needs it)")
+	compare := fs.Bool("compare", false, "compare two configurations given as arguments, e.g. --compare workers=1 workers=2 (keys: workers, clients, embedding=on|off, mode=pipeline|http)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := cfg.load(fs, args, os.Getenv); err != nil {
+		return usageError("%v", err)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	base := benchConfig{Label: "A", Mode: "pipeline", Workers: cfg.Workers, Clients: *clients, Embedding: *embedding}
+	if *httpMode {
+		base.Mode = "http"
+	}
+	configs := []benchConfig{base}
+	if *compare {
+		if fs.NArg() != 2 {
+			return usageError("--compare needs two configurations, e.g. --compare workers=1 workers=2")
+		}
+		configs = nil
+		for i, spec := range fs.Args() {
+			c, err := parseBenchConfig(base, spec)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			c.Label = string(rune('A'+i)) + " " + spec
+			configs = append(configs, c)
+		}
+	} else if fs.NArg() > 0 {
+		return usageError("unexpected arguments %q (configurations need --compare)", fs.Args())
+	}
+	for i := range configs {
+		if configs[i].Clients <= 0 {
+			configs[i].Clients = configs[i].Workers
+		}
+	}
+	files, err := benchImages(*images)
+	if err != nil {
+		return err
+	}
+
+	ms, err := openModels(cfg)
+	if err != nil {
+		return err
+	}
+	defer ms.close()
+	engines := map[int]*engine.Engine{}
+	defer func() {
+		for _, e := range engines {
+			e.Close()
+		}
+	}()
+	targets := make([]benchTarget, len(configs))
+	for i, c := range configs {
+		if engines[c.Workers] == nil {
+			e, err := ms.engine(c.Workers, cfg.Thresholds)
+			if err != nil {
+				return err
+			}
+			engines[c.Workers] = e
+		}
+		if targets[i], err = newBenchTarget(c, engines[c.Workers], cfg); err != nil {
+			return err
+		}
+		defer targets[i].close()
+	}
+
+	report := benchReport{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Runtime: ms.rt.Version()}
+	ctx := context.Background()
+	for _, file := range files {
+		data, err := readLimited(file, cfg.MaxImageBytes)
+		if err != nil {
+			return fmt.Errorf("%s: %s", file, err)
+		}
+		_, info, err := vision.Decode(data, cfg.Limits())
+		if err != nil {
+			return fmt.Errorf("%s: %s", file, err)
+		}
+		rows := measureInterleaved(ctx, targets, data, *requests)
+		for i := range rows {
+			rows[i].Image = filepath.Base(file)
+			rows[i].Width, rows[i].Height = info.Width, info.Height
+			rows[i].Megapixels = float64(info.Width*info.Height) / 1e6
+		}
+		report.Rows = append(report.Rows, rows...)
+		if len(rows) == 2 && rows[0].Throughput > 0 && rows[0].P50 > 0 {
+			report.Ratios = append(report.Ratios, benchRatio{
+				Image:      filepath.Base(file),
+				Throughput: rows[1].Throughput / rows[0].Throughput,
+				P50:        rows[1].P50 / rows[0].P50,
+			})
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
+	}
+	printBench(stdout, report)
+	return nil
+}
+
+// benchTarget serves one request of a configuration.
+type benchTarget struct {
+	config benchConfig
+	do     func(ctx context.Context, data []byte) error
+	close  func()
+}
+
+func newBenchTarget(c benchConfig, eng *engine.Engine, cfg Config) (benchTarget, error) {
+	switch c.Mode {
+	case "pipeline":
+		opts := engine.Options{SkipEmbedding: !c.Embedding}
+		return benchTarget{config: c, close: func() {}, do: func(ctx context.Context, data []byte) error {
+			_, err := eng.AnalyzeBytes(ctx, data, cfg.Limits(), opts)
+			return err
+		}}, nil
+	case "http":
+		return newHTTPBenchTarget(c, eng, cfg)
+	}
+	return benchTarget{}, fmt.Errorf("unknown mode %q", c.Mode)
+}
+
+// measureInterleaved runs the configurations in alternating rounds on the
+// same image so slow phases of a noisy machine hit both equally.
+func measureInterleaved(ctx context.Context, targets []benchTarget, data []byte, requests int) []benchRow {
+	const rounds = 4
+	per := max(1, requests/rounds)
+	samples := make([][]bench.Sample, len(targets))
+	for _, t := range targets {
+		bench.Measure(ctx, t.config.Clients, t.config.Clients, func(ctx context.Context) error { return t.do(ctx, data) }) // warm-up
+	}
+	for r := 0; r < rounds; r++ {
+		for i, t := range targets {
+			samples[i] = append(samples[i], bench.Measure(ctx, t.config.Clients, per, func(ctx context.Context) error { return t.do(ctx, data) }))
+		}
+	}
+	rows := make([]benchRow, len(targets))
+	for i, t := range targets {
+		rows[i] = benchRow{Config: t.config, Stats: bench.Merge(samples[i]...)}
+	}
+	return rows
+}
+
+func parseBenchConfig(base benchConfig, spec string) (benchConfig, error) {
+	c := base
+	for _, kv := range splitList(spec) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return c, fmt.Errorf("configuration %q: want key=value", kv)
+		}
+		switch k {
+		case "workers", "clients":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return c, fmt.Errorf("configuration %q: %s must be a positive number", kv, k)
+			}
+			if k == "workers" {
+				c.Workers = n
+			} else {
+				c.Clients = n
+			}
+		case "embedding":
+			if v != "on" && v != "off" {
+				return c, fmt.Errorf("configuration %q: embedding is on or off", kv)
+			}
+			c.Embedding = v == "on"
+		case "mode":
+			if v != "pipeline" && v != "http" {
+				return c, fmt.Errorf("configuration %q: mode is pipeline or http", kv)
+			}
+			c.Mode = v
+		default:
+			return c, fmt.Errorf("configuration %q: unknown key %s (workers, clients, embedding, mode)", kv, k)
+		}
+	}
+	return c, nil
+}
+
+// benchImages resolves --images, or finds the default dev-set photos next
+// to the checkout.
+func benchImages(flag string) ([]string, error) {
+	if flag != "" {
+		return splitList(flag), nil
+	}
+	var roots []string
+	roots = append(roots, filepath.Join("..", "shared", "data"))
+	if exe, err := os.Executable(); err == nil {
+		roots = append(roots, filepath.Join(filepath.Dir(filepath.Dir(exe)), "..", "shared", "data"))
+	}
+	for _, root := range roots {
+		var files []string
+		for _, rel := range defaultBenchImages {
+			if _, err := os.Stat(filepath.Join(root, rel)); err == nil {
+				files = append(files, filepath.Join(root, rel))
+			}
+		}
+		if len(files) == len(defaultBenchImages) {
+			return files, nil
+		}
+	}
+	return nil, usageError("the default photos are in ../shared/data, which is not here: pass --images")
+}
+
+func printBench(w io.Writer, r benchReport) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "config\tmode\timage\tMP\tworkers\tclients\trequests\terrors\tp50 ms\tp95 ms\tp99 ms\tper second\t\n")
+	for _, row := range r.Rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t\n", row.Config.Label, row.Config.Mode, row.Image, row.Megapixels,
+			row.Config.Workers, row.Config.Clients, row.Requests, row.Errors, row.P50, row.P95, row.P99, row.Throughput)
+	}
+	tw.Flush()
+	for _, row := range r.Rows {
+		if row.FirstError != "" {
+			fmt.Fprintf(w, "%s on %s: %d errors, first: %s\n", row.Config.Label, row.Image, row.Errors, row.FirstError)
+		}
+	}
+	for _, ratio := range r.Ratios {
+		fmt.Fprintf(w, "%s: B/A throughput x%.2f, p50 x%.2f\n", ratio.Image, ratio.Throughput, ratio.P50)
+	}
+	fmt.Fprintf(w, "(%d CPUs, %s, ONNX Runtime %s; compare numbers within one run)\n", r.CPUs, r.GoVersion, r.Runtime)
+}
+
+// newHTTPBenchTarget measures the full HTTP flow; the session service
+// provides it.
+func newHTTPBenchTarget(c benchConfig, eng *engine.Engine, cfg Config) (benchTarget, error) {
+	return benchTarget{}, fmt.Errorf("--http: the session service is not built yet")
+}
