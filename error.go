@@ -22,6 +22,19 @@ const (
 	ErrForbidden         ErrorCode = "forbidden"
 	ErrInternal          ErrorCode = "internal"
 	ErrUnavailable       ErrorCode = "unavailable"
+
+	// Session and credential errors of the capture flow.
+	ErrInvalidToken     ErrorCode = "invalid_token"
+	ErrTokenUsed        ErrorCode = "token_used"
+	ErrTokenMismatch    ErrorCode = "token_session_mismatch"
+	ErrWrongCredential  ErrorCode = "wrong_credential"
+	ErrSessionExpired   ErrorCode = "session_expired"
+	ErrSessionFinished  ErrorCode = "session_finished"
+	ErrRateLimited      ErrorCode = "rate_limited"
+	ErrPayloadTooLarge  ErrorCode = "payload_too_large"
+	ErrTooManyFrames    ErrorCode = "too_many_frames"
+	ErrReferenceNoFace  ErrorCode = "reference_no_face"
+	ErrUnsupportedMedia ErrorCode = "unsupported_media_type"
 )
 
 // Error is a failure with a code and a message that is safe to show to the

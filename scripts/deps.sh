@@ -8,6 +8,11 @@ have() { command -v "$1" >/dev/null 2>&1; }
 
 have gcc || need+=(gcc libc6-dev)
 have npm || need+=(nodejs npm)
+# PostgreSQL server binaries: the tests start their own throw-away cluster.
+have initdb || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+have runuser || need+=(util-linux)
+have curl || need+=(curl)
+have jq || need+=(jq)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

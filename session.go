@@ -1,0 +1,227 @@
+package presence
+
+import (
+	"context"
+	"crypto/subtle"
+	"time"
+)
+
+// Mode is the kind of liveness check a session runs.
+type Mode string
+
+// Session modes: passive (one look at the camera, one or a few frames) and
+// active (server-chosen challenges over a live stream).
+const (
+	ModePassive Mode = "passive"
+	ModeActive  Mode = "active"
+)
+
+// Status is where a session is in its life. It describes the session, not
+// the person: a session that reached a verdict is succeeded whatever the
+// decision; failed means it ended without a verdict.
+type Status string
+
+// Session statuses.
+const (
+	StatusCreated    Status = "created"
+	StatusInProgress Status = "in_progress"
+	StatusSucceeded  Status = "succeeded"
+	StatusFailed     Status = "failed"
+	StatusExpired    Status = "expired"
+)
+
+// Session is one liveness check, from creation by a relying party to its
+// verdict.
+type Session struct {
+	ID            string
+	Mode          Mode
+	Status        Status
+	CorrelationID string
+	// AuditImages is how many frames to keep as evidence (0-4).
+	AuditImages int
+	// APIKeyID is the key that created the session.
+	APIKeyID string
+	// ClientTokenHash is the SHA-256 of the single-use client token.
+	ClientTokenHash []byte
+	TokenUsedAt     *time.Time
+	// ReferenceTemplate is the sealed (encrypted) face template of the
+	// reference image, when one was given.
+	ReferenceTemplate []byte
+	// SubjectID names an enrolled subject as the reference instead.
+	SubjectID string
+	// Challenge is the active-mode plan (steps and nonce), JSON, fixed at
+	// creation.
+	Challenge   []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	CompletedAt *time.Time
+	Verdict     *Verdict
+}
+
+// EffectiveStatus is the status at time now: an unfinished session past
+// its expiry is expired even before a sweeper has written so.
+func (s *Session) EffectiveStatus(now time.Time) Status {
+	if (s.Status == StatusCreated || s.Status == StatusInProgress) && !now.Before(s.ExpiresAt) {
+		return StatusExpired
+	}
+	return s.Status
+}
+
+// AcceptClient checks that a client presenting a token with SHA-256
+// tokenHash may start this session at now, and says precisely why not.
+func (s *Session) AcceptClient(tokenHash []byte, now time.Time) error {
+	if subtle.ConstantTimeCompare(tokenHash, s.ClientTokenHash) != 1 {
+		return Errorf(ErrInvalidToken, "the client token is not valid for this session")
+	}
+	if s.TokenUsedAt != nil {
+		return Errorf(ErrTokenUsed, "the client token was already used; start a new session")
+	}
+	switch s.EffectiveStatus(now) {
+	case StatusExpired:
+		return Errorf(ErrSessionExpired, "the session has expired; start a new session")
+	case StatusCreated:
+		return nil
+	}
+	return Errorf(ErrSessionFinished, "the session has already ended; start a new session")
+}
+
+// FrameResult is what one analysed frame contributed to a verdict.
+type FrameResult struct {
+	Decision Decision `json:"decision"`
+	Score    *float64 `json:"score"`
+	Reasons  []Reason `json:"reasons"`
+}
+
+// Verdict is the outcome of a session.
+type Verdict struct {
+	Decision Decision       `json:"decision"`
+	Score    *float64       `json:"score"`
+	Reasons  []Reason       `json:"reasons"`
+	Match    *Match         `json:"match,omitempty"`
+	Frames   []FrameResult  `json:"frames"`
+	Models   []ModelVersion `json:"models"`
+	Timings  Timings        `json:"timings"`
+	// Challenge is the active-mode transcript (steps, outcome), JSON.
+	Challenge []byte `json:"challenge,omitempty"`
+}
+
+// AuditImage is a frame kept as evidence because the session asked for it.
+type AuditImage struct {
+	SessionID   string
+	Index       int
+	ContentType string
+	Data        []byte
+	CreatedAt   time.Time
+}
+
+// APIKey authenticates a relying party's backend. Only the SHA-256 of its
+// secret is stored.
+type APIKey struct {
+	ID         string
+	Name       string
+	SecretHash []byte
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+// AuditRecord is one line of the append-only audit log: who asked, when,
+// what was decided, with which models. It never holds images or templates.
+type AuditRecord struct {
+	ID            int64
+	At            time.Time
+	Action        string
+	APIKeyID      string
+	SessionID     string
+	SubjectID     string
+	CorrelationID string
+	Decision      Decision
+	Score         *float64
+	// Detail is JSON: reasons, match, model versions.
+	Detail []byte
+}
+
+// Audit actions.
+const (
+	AuditVerdict        = "verdict"
+	AuditSessionDeleted = "session_deleted"
+	AuditSessionCreated = "session_created"
+)
+
+// Completion is everything written when a session reaches its end, in one
+// transaction: the verdict, the evidence frames and the audit record.
+type Completion struct {
+	SessionID   string
+	Status      Status
+	Verdict     *Verdict
+	AuditImages []AuditImage
+	Audit       AuditRecord
+	At          time.Time
+	// FromStatus is the status the session must still have; the write
+	// fails with a conflict otherwise (two nodes finishing one session).
+	FromStatus Status
+}
+
+// Erased reports what a deletion removed.
+type Erased struct {
+	Session           bool `json:"session"`
+	AuditImages       int  `json:"audit_images"`
+	ReferenceTemplate bool `json:"reference_template"`
+	Templates         int  `json:"templates,omitempty"`
+}
+
+// SessionStore keeps sessions; every method is atomic, so any node can
+// serve any step.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s *Session) error
+	Session(ctx context.Context, id string) (*Session, error)
+	// SessionByTokenHash finds the session a client token belongs to.
+	SessionByTokenHash(ctx context.Context, hash []byte) (*Session, error)
+	// StartSession consumes the client token: it moves a created,
+	// unexpired session with an unused token to in_progress.
+	StartSession(ctx context.Context, id string, tokenHash []byte, now time.Time) error
+	// CompleteSession writes a verdict, its audit images and audit record
+	// together, if the session is still in c.FromStatus and unexpired
+	// (for created sessions, the token is consumed in the same write).
+	CompleteSession(ctx context.Context, c Completion) error
+	AuditImages(ctx context.Context, sessionID string) ([]AuditImage, error)
+	// DeleteSession erases a session and its images, and appends rec.
+	DeleteSession(ctx context.Context, id string, rec AuditRecord) (Erased, error)
+	// ExpireSessions marks unfinished sessions past their expiry expired
+	// and deletes sessions finished before purgeBefore; it returns how
+	// many of each.
+	ExpireSessions(ctx context.Context, now, purgeBefore time.Time) (expired, purged int, err error)
+}
+
+// KeyStore keeps API keys.
+type KeyStore interface {
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	APIKey(ctx context.Context, id string) (*APIKey, error)
+	ListAPIKeys(ctx context.Context) ([]*APIKey, error)
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+	TouchAPIKey(ctx context.Context, id string, at time.Time) error
+}
+
+// AuditLog is the append-only record of decisions.
+type AuditLog interface {
+	AppendAudit(ctx context.Context, r AuditRecord) error
+	ListAudit(ctx context.Context, afterID int64, limit int) ([]AuditRecord, error)
+}
+
+// RateLimiter counts requests per key in fixed windows shared by every
+// node.
+type RateLimiter interface {
+	// CountRequest adds one request of key to the window starting at
+	// window and returns the window's count.
+	CountRequest(ctx context.Context, key string, window time.Time) (int, error)
+}
+
+// Store is all persistent state; SQLite and PostgreSQL implement it.
+type Store interface {
+	SessionStore
+	KeyStore
+	AuditLog
+	RateLimiter
+	Ping(ctx context.Context) error
+	Close() error
+}

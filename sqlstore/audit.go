@@ -1,0 +1,62 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"presence"
+)
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// AppendAudit appends one record to the audit log.
+func (s *DB) AppendAudit(ctx context.Context, r presence.AuditRecord) error {
+	return s.appendAudit(ctx, s.db, r)
+}
+
+func (s *DB) appendAudit(ctx context.Context, e execer, r presence.AuditRecord) error {
+	if r.Action == "" {
+		return nil
+	}
+	detail := string(r.Detail)
+	if detail == "" {
+		detail = "{}"
+	}
+	at := r.At
+	if at.IsZero() {
+		at = s.Now()
+	}
+	_, err := e.ExecContext(ctx, s.q(`INSERT INTO audit_log (at, action, api_key_id, session_id, subject_id, correlation_id, decision, score, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		millis(at), r.Action, r.APIKeyID, r.SessionID, r.SubjectID, r.CorrelationID, string(r.Decision), r.Score, detail)
+	return translate(err, "audit record")
+}
+
+// ListAudit returns up to limit records with id above afterID, in order.
+func (s *DB) ListAudit(ctx context.Context, afterID int64, limit int) ([]presence.AuditRecord, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, at, action, api_key_id, session_id, subject_id, correlation_id, decision, score, detail
+		FROM audit_log WHERE id > ? ORDER BY id LIMIT ?`), afterID, limit)
+	if err != nil {
+		return nil, translate(err, "audit log")
+	}
+	defer rows.Close()
+	var out []presence.AuditRecord
+	for rows.Next() {
+		var r presence.AuditRecord
+		var at int64
+		var score sql.NullFloat64
+		var decision, detail string
+		if err := rows.Scan(&r.ID, &at, &r.Action, &r.APIKeyID, &r.SessionID, &r.SubjectID, &r.CorrelationID, &decision, &score, &detail); err != nil {
+			return nil, translate(err, "audit log")
+		}
+		r.At, r.Decision, r.Detail = fromMillis(at), presence.Decision(decision), []byte(detail)
+		if score.Valid {
+			v := score.Float64
+			r.Score = &v
+		}
+		out = append(out, r)
+	}
+	return out, translate(rows.Err(), "audit log")
+}

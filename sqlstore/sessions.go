@@ -1,0 +1,211 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"time"
+
+	"presence"
+)
+
+const sessionColumns = `id, mode, status, correlation_id, audit_images, api_key_id, client_token_hash,
+	token_used_at, reference_template, subject_id, challenge, created_at, expires_at, completed_at, verdict`
+
+type scanner interface{ Scan(...any) error }
+
+func scanSession(row scanner) (*presence.Session, error) {
+	var s presence.Session
+	var used, completed sql.NullInt64
+	var created, expires int64
+	var verdict sql.NullString
+	if err := row.Scan(&s.ID, &s.Mode, &s.Status, &s.CorrelationID, &s.AuditImages, &s.APIKeyID, &s.ClientTokenHash,
+		&used, &s.ReferenceTemplate, &s.SubjectID, &s.Challenge, &created, &expires, &completed, &verdict); err != nil {
+		return nil, err
+	}
+	s.TokenUsedAt, s.CompletedAt = optTime(used), optTime(completed)
+	s.CreatedAt, s.ExpiresAt = fromMillis(created), fromMillis(expires)
+	if verdict.Valid && verdict.String != "" {
+		var v presence.Verdict
+		if err := json.Unmarshal([]byte(verdict.String), &v); err != nil {
+			return nil, presence.WrapError(presence.ErrInternal, err, "stored verdict unreadable")
+		}
+		s.Verdict = &v
+	}
+	return &s, nil
+}
+
+// CreateSession stores a new session.
+func (s *DB) CreateSession(ctx context.Context, sess *presence.Session) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO sessions (id, mode, status, correlation_id, audit_images, api_key_id,
+		client_token_hash, reference_template, subject_id, challenge, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		sess.ID, sess.Mode, sess.Status, sess.CorrelationID, sess.AuditImages, sess.APIKeyID,
+		sess.ClientTokenHash, sess.ReferenceTemplate, sess.SubjectID, sess.Challenge, millis(sess.CreatedAt), millis(sess.ExpiresAt))
+	return translate(err, "session")
+}
+
+// Session returns a session by id.
+func (s *DB) Session(ctx context.Context, id string) (*presence.Session, error) {
+	sess, err := scanSession(s.db.QueryRowContext(ctx, s.q(`SELECT `+sessionColumns+` FROM sessions WHERE id = ?`), id))
+	return sess, translate(err, "session")
+}
+
+// SessionByTokenHash returns the session a client token belongs to.
+func (s *DB) SessionByTokenHash(ctx context.Context, hash []byte) (*presence.Session, error) {
+	sess, err := scanSession(s.db.QueryRowContext(ctx, s.q(`SELECT `+sessionColumns+` FROM sessions WHERE client_token_hash = ?`), hash))
+	return sess, translate(err, "session")
+}
+
+// StartSession consumes the client token and moves the session to
+// in_progress, in one conditional write.
+func (s *DB) StartSession(ctx context.Context, id string, tokenHash []byte, now time.Time) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE sessions SET status = ?, token_used_at = ?
+		WHERE id = ? AND client_token_hash = ? AND token_used_at IS NULL AND status = ? AND expires_at > ?`),
+		presence.StatusInProgress, millis(now), id, tokenHash, presence.StatusCreated, millis(now))
+	if err != nil {
+		return translate(err, "session")
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	return s.whyNot(ctx, id, tokenHash, now)
+}
+
+// whyNot explains a conditional write that matched no row.
+func (s *DB) whyNot(ctx context.Context, id string, tokenHash []byte, now time.Time) error {
+	sess, err := s.Session(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := sess.AcceptClient(tokenHash, now); err != nil {
+		return err
+	}
+	return presence.Errorf(presence.ErrConflict, "the session changed concurrently")
+}
+
+// CompleteSession writes the verdict, the audit images and the audit record
+// in one transaction, provided the session is still in c.FromStatus and
+// unexpired. Completing a created session consumes its token in the same
+// write, so a failed request leaves nothing behind and a second request
+// with the same token finds it used.
+func (s *DB) CompleteSession(ctx context.Context, c presence.Completion) error {
+	verdict, err := json.Marshal(c.Verdict)
+	if err != nil {
+		return presence.WrapError(presence.ErrInternal, err, "verdict not encodable")
+	}
+	decision := ""
+	if c.Verdict != nil {
+		decision = string(c.Verdict.Decision)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		query := `UPDATE sessions SET status = ?, completed_at = ?, decision = ?, verdict = ?, token_used_at = COALESCE(token_used_at, ?)
+			WHERE id = ? AND status = ? AND expires_at > ?`
+		args := []any{c.Status, millis(c.At), decision, string(verdict), millis(c.At), c.SessionID, c.FromStatus, millis(c.At)}
+		if c.FromStatus == presence.StatusCreated {
+			query += ` AND token_used_at IS NULL`
+		}
+		res, err := tx.ExecContext(ctx, s.q(query), args...)
+		if err != nil {
+			return translate(err, "session")
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return s.whyNotComplete(ctx, tx, c)
+		}
+		for _, img := range c.AuditImages {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_images (session_id, idx, content_type, data, created_at) VALUES (?, ?, ?, ?, ?)`),
+				c.SessionID, img.Index, img.ContentType, img.Data, millis(c.At)); err != nil {
+				return translate(err, "audit image")
+			}
+		}
+		return s.appendAudit(ctx, tx, c.Audit)
+	})
+}
+
+func (s *DB) whyNotComplete(ctx context.Context, tx *sql.Tx, c presence.Completion) error {
+	sess, err := scanSession(tx.QueryRowContext(ctx, s.q(`SELECT `+sessionColumns+` FROM sessions WHERE id = ?`), c.SessionID))
+	if err != nil {
+		return translate(err, "session")
+	}
+	switch {
+	case sess.EffectiveStatus(c.At) == presence.StatusExpired:
+		return presence.Errorf(presence.ErrSessionExpired, "the session has expired; start a new session")
+	case c.FromStatus == presence.StatusCreated && sess.TokenUsedAt != nil:
+		return presence.Errorf(presence.ErrTokenUsed, "the client token was already used; start a new session")
+	}
+	return presence.Errorf(presence.ErrSessionFinished, "the session has already ended; start a new session")
+}
+
+// AuditImages returns a session's evidence frames in order.
+func (s *DB) AuditImages(ctx context.Context, sessionID string) ([]presence.AuditImage, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT idx, content_type, data, created_at FROM audit_images WHERE session_id = ? ORDER BY idx`), sessionID)
+	if err != nil {
+		return nil, translate(err, "audit images")
+	}
+	defer rows.Close()
+	var out []presence.AuditImage
+	for rows.Next() {
+		img := presence.AuditImage{SessionID: sessionID}
+		var created int64
+		if err := rows.Scan(&img.Index, &img.ContentType, &img.Data, &created); err != nil {
+			return nil, translate(err, "audit images")
+		}
+		img.CreatedAt = fromMillis(created)
+		out = append(out, img)
+	}
+	return out, translate(rows.Err(), "audit images")
+}
+
+// DeleteSession erases a session, its reference template and its audit
+// images, and appends rec, all or nothing.
+func (s *DB) DeleteSession(ctx context.Context, id string, rec presence.AuditRecord) (presence.Erased, error) {
+	var erased presence.Erased
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var hasRef bool
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT reference_template IS NOT NULL FROM sessions WHERE id = ?`), id).Scan(&hasRef); err != nil {
+			return translate(err, "session")
+		}
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM audit_images WHERE session_id = ?`), id)
+		if err != nil {
+			return translate(err, "audit images")
+		}
+		n, _ := res.RowsAffected()
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE id = ?`), id); err != nil {
+			return translate(err, "session")
+		}
+		erased = presence.Erased{Session: true, AuditImages: int(n), ReferenceTemplate: hasRef}
+		return s.appendAudit(ctx, tx, rec)
+	})
+	return erased, err
+}
+
+// ExpireSessions marks unfinished sessions past their expiry as expired,
+// deletes sessions (and their images) that ended before purgeBefore, and
+// drops rate-limit windows older than an hour.
+func (s *DB) ExpireSessions(ctx context.Context, now, purgeBefore time.Time) (expired, purged int, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET status = ? WHERE status IN (?, ?) AND expires_at <= ?`),
+			presence.StatusExpired, presence.StatusCreated, presence.StatusInProgress, millis(now))
+		if err != nil {
+			return translate(err, "sessions")
+		}
+		n, _ := res.RowsAffected()
+		expired = int(n)
+		cut := millis(purgeBefore)
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM audit_images WHERE session_id IN
+			(SELECT id FROM sessions WHERE (completed_at IS NOT NULL AND completed_at < ?) OR (status = ? AND expires_at < ?))`),
+			cut, presence.StatusExpired, cut); err != nil {
+			return translate(err, "audit images")
+		}
+		res, err = tx.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE (completed_at IS NOT NULL AND completed_at < ?) OR (status = ? AND expires_at < ?)`),
+			cut, presence.StatusExpired, cut)
+		if err != nil {
+			return translate(err, "sessions")
+		}
+		n, _ = res.RowsAffected()
+		purged = int(n)
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM rate_windows WHERE window_start < ?`), millis(now.Add(-time.Hour)))
+		return translate(err, "rate windows")
+	})
+	return expired, purged, err
+}

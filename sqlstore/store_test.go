@@ -1,0 +1,371 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"presence"
+	"presence/presencetest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	presencetest.StopPostgres()
+	os.Exit(code)
+}
+
+// eachStore runs a test on a fresh SQLite file and a fresh PostgreSQL
+// database: one suite, both dialects.
+func eachStore(t *testing.T, fn func(t *testing.T, s *DB)) {
+	t.Helper()
+	for _, d := range []Dialect{SQLite, Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			dsn := filepath.Join(t.TempDir(), "presence.db")
+			if d == Postgres {
+				dsn = presencetest.Postgres(t)
+			}
+			s, err := Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			fn(t, s)
+		})
+	}
+}
+
+var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+func hash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+func newSession(id string) *presence.Session {
+	return &presence.Session{
+		ID: id, Mode: presence.ModePassive, Status: presence.StatusCreated, CorrelationID: "order-7",
+		AuditImages: 2, APIKeyID: "key1", ClientTokenHash: hash("token-" + id), ReferenceTemplate: []byte("sealed"),
+		CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute),
+	}
+}
+
+func verdict(d presence.Decision) *presence.Verdict {
+	score := 0.93
+	return &presence.Verdict{Decision: d, Score: &score, Reasons: []presence.Reason{}, Models: []presence.ModelVersion{{Name: "m", Version: "1"}}}
+}
+
+func completion(id string, from presence.Status, at time.Time) presence.Completion {
+	return presence.Completion{
+		SessionID: id, Status: presence.StatusSucceeded, Verdict: verdict(presence.DecisionRealFace), At: at, FromStatus: from,
+		AuditImages: []presence.AuditImage{{Index: 0, ContentType: "image/jpeg", Data: []byte{1, 2, 3}}, {Index: 1, ContentType: "image/png", Data: []byte{4}}},
+		Audit:       presence.AuditRecord{Action: presence.AuditVerdict, SessionID: id, APIKeyID: "key1", Decision: presence.DecisionRealFace, At: at},
+	}
+}
+
+func code(err error) presence.ErrorCode {
+	if err == nil {
+		return ""
+	}
+	return presence.ErrorCodeOf(err)
+}
+
+func auditCount(t *testing.T, s *DB) int {
+	t.Helper()
+	recs, err := s.ListAudit(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(recs)
+}
+
+func TestMigrations(t *testing.T) {
+	sqliteM, err := Migrations(SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgM, err := Migrations(Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sqliteM) == 0 || len(sqliteM) != len(pgM) {
+		t.Fatalf("%d SQLite migrations, %d PostgreSQL", len(sqliteM), len(pgM))
+	}
+	for i := range sqliteM {
+		if sqliteM[i].name != pgM[i].name {
+			t.Errorf("migration %d: %s vs %s: both dialects must have the same versions", i, sqliteM[i].name, pgM[i].name)
+		}
+	}
+	eachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		v, err := s.SchemaVersion(ctx)
+		if err != nil || v != sqliteM[len(sqliteM)-1].version {
+			t.Fatalf("schema version %d %v", v, err)
+		}
+		// Re-applying is a no-op.
+		if err := s.migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// A schema newer than this binary is refused.
+		if _, err := s.db.Exec(s.q(`INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`), 999, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.migrate(ctx); err == nil {
+			t.Fatal("a newer schema was accepted")
+		}
+	})
+}
+
+func TestSessionLifecycle(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		if err := s.CreateSession(ctx, newSession("s1")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateSession(ctx, newSession("s1")); code(err) != presence.ErrConflict {
+			t.Fatalf("duplicate id: %v", err)
+		}
+		got, err := s.Session(ctx, "s1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Mode != presence.ModePassive || got.CorrelationID != "order-7" || string(got.ReferenceTemplate) != "sealed" ||
+			!got.ExpiresAt.Equal(t0.Add(5*time.Minute)) || got.TokenUsedAt != nil || got.Verdict != nil {
+			t.Fatalf("read back %+v", got)
+		}
+		if byToken, err := s.SessionByTokenHash(ctx, hash("token-s1")); err != nil || byToken.ID != "s1" {
+			t.Fatalf("by token: %v %v", byToken, err)
+		}
+		if _, err := s.Session(ctx, "nope"); code(err) != presence.ErrNotFound {
+			t.Fatalf("missing session: %v", err)
+		}
+
+		before := auditCount(t, s)
+		at := t0.Add(time.Minute)
+		// A wrong token writes nothing.
+		bad := completion("s1", presence.StatusCreated, at)
+		if err := s.StartSession(ctx, "s1", hash("other"), at); code(err) != presence.ErrInvalidToken {
+			t.Fatalf("wrong token: %v", err)
+		}
+		if err := s.CompleteSession(ctx, bad); err != nil {
+			t.Fatal(err)
+		}
+		done, _ := s.Session(ctx, "s1")
+		if done.Status != presence.StatusSucceeded || done.TokenUsedAt == nil || done.Verdict == nil || done.Verdict.Decision != presence.DecisionRealFace || *done.Verdict.Score != 0.93 {
+			t.Fatalf("after completion: %+v", done)
+		}
+		imgs, err := s.AuditImages(ctx, "s1")
+		if err != nil || len(imgs) != 2 || imgs[1].ContentType != "image/png" {
+			t.Fatalf("audit images %+v %v", imgs, err)
+		}
+		if auditCount(t, s) != before+1 {
+			t.Fatal("no audit record")
+		}
+		// The token is spent: a second completion or start is refused and
+		// writes nothing.
+		if err := s.CompleteSession(ctx, completion("s1", presence.StatusCreated, at)); code(err) != presence.ErrTokenUsed {
+			t.Fatalf("second completion: %v", err)
+		}
+		if err := s.StartSession(ctx, "s1", hash("token-s1"), at); code(err) != presence.ErrTokenUsed {
+			t.Fatalf("start after completion: %v", err)
+		}
+		if auditCount(t, s) != before+1 {
+			t.Fatal("a refused completion appended an audit record")
+		}
+		if imgs, _ := s.AuditImages(ctx, "s1"); len(imgs) != 2 {
+			t.Fatal("a refused completion wrote images")
+		}
+
+		erased, err := s.DeleteSession(ctx, "s1", presence.AuditRecord{Action: presence.AuditSessionDeleted, SessionID: "s1", At: at})
+		if err != nil || !erased.Session || erased.AuditImages != 2 || !erased.ReferenceTemplate {
+			t.Fatalf("erase: %+v %v", erased, err)
+		}
+		if _, err := s.Session(ctx, "s1"); code(err) != presence.ErrNotFound {
+			t.Fatal("deleted session still readable")
+		}
+		if imgs, _ := s.AuditImages(ctx, "s1"); len(imgs) != 0 {
+			t.Fatal("images survived the deletion")
+		}
+		if _, err := s.DeleteSession(ctx, "s1", presence.AuditRecord{}); code(err) != presence.ErrNotFound {
+			t.Fatalf("second delete: %v", err)
+		}
+		if auditCount(t, s) != before+2 {
+			t.Fatal("deletion not audited")
+		}
+	})
+}
+
+func TestStartAndExpiry(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		s.CreateSession(ctx, newSession("a"))
+		s.CreateSession(ctx, newSession("b"))
+		late := t0.Add(6 * time.Minute)
+		if err := s.StartSession(ctx, "a", hash("token-a"), late); code(err) != presence.ErrSessionExpired {
+			t.Fatalf("start after expiry: %v", err)
+		}
+		if err := s.CompleteSession(ctx, completion("a", presence.StatusCreated, late)); code(err) != presence.ErrSessionExpired {
+			t.Fatalf("complete after expiry: %v", err)
+		}
+		if err := s.StartSession(ctx, "b", hash("token-b"), t0); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := s.Session(ctx, "b")
+		if b.Status != presence.StatusInProgress || b.TokenUsedAt == nil {
+			t.Fatalf("started: %+v", b)
+		}
+		if err := s.StartSession(ctx, "b", hash("token-b"), t0); code(err) != presence.ErrTokenUsed {
+			t.Fatalf("second start: %v", err)
+		}
+		// An in-progress session completes from in_progress only.
+		if err := s.CompleteSession(ctx, completion("b", presence.StatusCreated, t0)); code(err) != presence.ErrTokenUsed {
+			t.Fatalf("complete from the wrong status: %v", err)
+		}
+		if err := s.CompleteSession(ctx, completion("b", presence.StatusInProgress, t0)); err != nil {
+			t.Fatal(err)
+		}
+
+		expired, purged, err := s.ExpireSessions(ctx, late, t0.Add(-time.Hour))
+		if err != nil || expired != 1 || purged != 0 {
+			t.Fatalf("expire: %d %d %v", expired, purged, err)
+		}
+		a, _ := s.Session(ctx, "a")
+		if a.Status != presence.StatusExpired {
+			t.Fatalf("a: %s", a.Status)
+		}
+		// Retention: everything ended before the cut-off goes, images too.
+		_, purged, err = s.ExpireSessions(ctx, late, late.Add(time.Hour))
+		if err != nil || purged != 2 {
+			t.Fatalf("purge: %d %v", purged, err)
+		}
+		if imgs, _ := s.AuditImages(ctx, "b"); len(imgs) != 0 {
+			t.Fatal("purged session kept its images")
+		}
+	})
+}
+
+func TestConcurrentCompletionHasOneWinner(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		s.CreateSession(ctx, newSession("race"))
+		var wg sync.WaitGroup
+		results := make(chan error, 8)
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results <- s.CompleteSession(ctx, completion("race", presence.StatusCreated, t0.Add(time.Second)))
+			}()
+		}
+		wg.Wait()
+		close(results)
+		wins := 0
+		for err := range results {
+			switch {
+			case err == nil:
+				wins++
+			case code(err) != presence.ErrTokenUsed:
+				t.Errorf("loser got %v", err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d completions won", wins)
+		}
+		if imgs, _ := s.AuditImages(ctx, "race"); len(imgs) != 2 {
+			t.Fatalf("%d images", len(imgs))
+		}
+	})
+}
+
+func TestAuditLogIsAppendOnly(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		score := 0.5
+		if err := s.AppendAudit(ctx, presence.AuditRecord{Action: presence.AuditVerdict, SessionID: "x", Decision: presence.DecisionFake, Score: &score, Detail: []byte(`{"a":1}`), At: t0}); err != nil {
+			t.Fatal(err)
+		}
+		recs, _ := s.ListAudit(ctx, 0, 10)
+		if len(recs) != 1 || recs[0].Decision != presence.DecisionFake || *recs[0].Score != 0.5 || string(recs[0].Detail) != `{"a":1}` || !recs[0].At.Equal(t0) {
+			t.Fatalf("%+v", recs)
+		}
+		if _, err := s.db.Exec(`UPDATE audit_log SET decision = 'realface'`); err == nil {
+			t.Error("audit record updated")
+		}
+		if _, err := s.db.Exec(`DELETE FROM audit_log`); err == nil {
+			t.Error("audit record deleted")
+		}
+		if recs, _ := s.ListAudit(ctx, 0, 10); len(recs) != 1 || recs[0].Decision != presence.DecisionFake {
+			t.Error("audit log changed")
+		}
+	})
+}
+
+func TestAPIKeys(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		for i, name := range []string{"backend", "batch"} {
+			if err := s.CreateAPIKey(ctx, &presence.APIKey{ID: fmt.Sprint("k", i), Name: name, SecretHash: hash(name), CreatedAt: t0.Add(time.Duration(i) * time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.CreateAPIKey(ctx, &presence.APIKey{ID: "k0", Name: "dup", SecretHash: hash("d"), CreatedAt: t0}); code(err) != presence.ErrConflict {
+			t.Fatalf("duplicate: %v", err)
+		}
+		if err := s.TouchAPIKey(ctx, "k0", t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RevokeAPIKey(ctx, "k1", t0.Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RevokeAPIKey(ctx, "nope", t0); code(err) != presence.ErrNotFound {
+			t.Fatalf("revoke unknown: %v", err)
+		}
+		keys, err := s.ListAPIKeys(ctx)
+		if err != nil || len(keys) != 2 || keys[0].Name != "backend" || keys[0].LastUsedAt == nil || keys[1].RevokedAt == nil || keys[0].RevokedAt != nil {
+			t.Fatalf("%+v %v", keys, err)
+		}
+		k, err := s.APIKey(ctx, "k0")
+		if err != nil || string(k.SecretHash) != string(hash("backend")) {
+			t.Fatalf("%+v %v", k, err)
+		}
+	})
+}
+
+func TestRateWindowsCountAcrossConnections(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		seen := make(chan int, 20)
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n, err := s.CountRequest(ctx, "k0", t0)
+				if err != nil {
+					t.Error(err)
+				}
+				seen <- n
+			}()
+		}
+		wg.Wait()
+		close(seen)
+		got := map[int]bool{}
+		for n := range seen {
+			got[n] = true
+		}
+		// Every request got its own count: 1..20, none lost or doubled.
+		for i := 1; i <= 20; i++ {
+			if !got[i] {
+				t.Fatalf("count %d never returned: %v", i, got)
+			}
+		}
+		if n, _ := s.CountRequest(ctx, "k0", t0.Add(time.Minute)); n != 1 {
+			t.Fatalf("a new window starts at 1, got %d", n)
+		}
+	})
+}
