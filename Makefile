@@ -21,8 +21,9 @@ build: deps
 setup: build
 	$(BIN) setup --cache $(CACHE)
 
+# The service on 127.0.0.1:8080, SQLite in data/, development template key.
 run: setup
-	$(BIN) check ../shared/data/pad_silentface_samples/image_T1.jpg ../shared/data/pad_silentface_samples/image_F2.jpg
+	$(BIN) serve --dev
 
 test: setup
 	$(GO) vet ./...

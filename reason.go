@@ -20,6 +20,8 @@ const (
 	ReasonSpoofSuspected  ReasonCode = "spoof_suspected"
 	ReasonFaceMismatch    ReasonCode = "face_mismatch"
 	ReasonReferenceNoFace ReasonCode = "reference_no_face"
+	// ReasonFaceChanged: the frames of one session show different people.
+	ReasonFaceChanged ReasonCode = "face_changed"
 )
 
 // Reason is a code with the short sentence a person in front of the camera
@@ -45,11 +47,12 @@ var reasonMessages = map[ReasonCode]string{
 	ReasonSpoofSuspected:  "We could not confirm a live person",
 	ReasonFaceMismatch:    "The face does not match",
 	ReasonReferenceNoFace: "No face found in the reference image",
+	ReasonFaceChanged:     "Keep only your own face in view",
 }
 
-// NewReason returns the reason for code with its standard message. Codes
-// without a registered message get the code itself as message, so a new
-// code is never shown as an empty string.
+// NewReason returns the reason for code with its standard message. Every
+// code is in the one table above (a test checks), so the API documents them
+// in one place.
 func NewReason(code ReasonCode) Reason {
 	if m, ok := reasonMessages[code]; ok {
 		return Reason{Code: code, Message: m}
@@ -57,7 +60,11 @@ func NewReason(code ReasonCode) Reason {
 	return Reason{Code: code, Message: string(code)}
 }
 
-// RegisterReason adds or replaces the message of a reason code; packages
-// that add codes (liveness challenges, replay checks) register theirs at
-// construction time, never from init.
-func RegisterReason(code ReasonCode, message string) { reasonMessages[code] = message }
+// ReasonCodes lists every known code, for documentation and tests.
+func ReasonCodes() []ReasonCode {
+	out := make([]ReasonCode, 0, len(reasonMessages))
+	for c := range reasonMessages {
+		out = append(out, c)
+	}
+	return out
+}

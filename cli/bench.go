@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,6 +17,9 @@ import (
 
 	"presence/bench"
 	"presence/engine"
+	"presence/httpapi"
+	"presence/seal"
+	"presence/sqlstore"
 	"presence/vision"
 )
 
@@ -290,8 +296,92 @@ func printBench(w io.Writer, r benchReport) {
 	fmt.Fprintf(w, "(%d CPUs, %s, ONNX Runtime %s; compare numbers within one run)\n", r.CPUs, r.GoVersion, r.Runtime)
 }
 
-// newHTTPBenchTarget measures the full HTTP flow; the session service
-// provides it.
+// newHTTPBenchTarget measures the full HTTP flow on an in-process server
+// with a throw-away SQLite store: create a session with the API key, upload
+// the frame with the client token, read the verdict.
 func newHTTPBenchTarget(c benchConfig, eng *engine.Engine, cfg Config) (benchTarget, error) {
-	return benchTarget{}, fmt.Errorf("--http: the session service is not built yet")
+	dir, err := os.MkdirTemp("", "presence-bench-")
+	if err != nil {
+		return benchTarget{}, err
+	}
+	ctx := context.Background()
+	store, err := sqlstore.Open(ctx, filepath.Join(dir, "bench.db"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return benchTarget{}, err
+	}
+	key, _, _ := seal.NewKey()
+	sealer, _ := seal.New(key)
+	sessions := newSessionService(cfg, store, eng, sealer, nil, nil)
+	apiKey, _, err := sessions.CreateAPIKey(ctx, "bench")
+	if err != nil {
+		store.Close()
+		os.RemoveAll(dir)
+		return benchTarget{}, err
+	}
+	api := httpapi.New(httpapi.Config{Sessions: sessions, Store: store, MaxBodyBytes: cfg.MaxBodyBytes, EngineReady: func() bool { return true }})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		store.Close()
+		os.RemoveAll(dir)
+		return benchTarget{}, err
+	}
+	srv := &http.Server{Handler: api}
+	go srv.Serve(ln)
+	base := "http://" + ln.Addr().String()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	flow := func(ctx context.Context, data []byte) error {
+		var created struct {
+			ID          string `json:"id"`
+			ClientToken string `json:"client_token"`
+		}
+		if err := benchCall(ctx, client, "POST", base+"/v1/sessions", apiKey, "application/json", []byte(`{"mode":"passive"}`), 201, &created); err != nil {
+			return err
+		}
+		if err := benchCall(ctx, client, "POST", base+"/v1/sessions/"+created.ID+"/frames", created.ClientToken, "image/jpeg", data, 200, nil); err != nil {
+			return err
+		}
+		var verdict struct {
+			Decision string `json:"decision"`
+		}
+		if err := benchCall(ctx, client, "GET", base+"/v1/sessions/"+created.ID, apiKey, "", nil, 200, &verdict); err != nil {
+			return err
+		}
+		if verdict.Decision == "" {
+			return fmt.Errorf("session %s has no decision", created.ID)
+		}
+		return nil
+	}
+	return benchTarget{config: c, do: flow, close: func() {
+		srv.Close()
+		store.Close()
+		os.RemoveAll(dir)
+	}}, nil
+}
+
+func benchCall(ctx context.Context, client *http.Client, method, url, auth, contentType string, body []byte, want int, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+auth)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != want {
+		return fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, bytes.TrimSpace(raw))
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
 }

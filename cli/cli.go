@@ -19,11 +19,14 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"setup":  {"fetch and verify ONNX Runtime and the models into the cache", runSetup},
-		"models": {"list the models in use with versions, hashes and licences", runModels},
-		"check":  {"judge photos: liveness verdict, and face match against --reference", runCheck},
-		"bench":  {"measure latency and throughput of the pipeline or the HTTP flow (--compare for ratios)", runBench},
-		"eval":   {"measure liveness (eval pad DIR) or matching (eval verify DIR) on labelled data", runEval},
+		"setup":     {"fetch and verify ONNX Runtime and the models into the cache", runSetup},
+		"models":    {"list the models in use with versions, hashes and licences", runModels},
+		"check":     {"judge photos: liveness verdict, and face match against --reference", runCheck},
+		"serve":     {"run the HTTP API (liveness sessions), SQLite by default, PostgreSQL with --db postgres://", runServe},
+		"apikey":    {"create, list and revoke relying-party API keys", runAPIKey},
+		"templates": {"manage the key that encrypts face templates (keygen)", runTemplates},
+		"bench":     {"measure latency and throughput of the pipeline or the HTTP flow (--compare for ratios)", runBench},
+		"eval":      {"measure liveness (eval pad DIR) or matching (eval verify DIR) on labelled data", runEval},
 	}
 }
 

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"presence"
 	"presence/engine"
@@ -27,15 +29,108 @@ type Config struct {
 	MaxImageBytes  int64             `json:"max_image_bytes"`
 	MaxImagePixels int64             `json:"max_image_pixels"`
 	Thresholds     engine.Thresholds `json:"thresholds"`
+
+	// Server settings (`presence serve`, `presence apikey`).
+	Listen string `json:"listen"`
+	// DB is a SQLite file path (default) or a postgres:// URL.
+	DB string `json:"db"`
+	// Dev allows a generated template key kept in DataDir; never for
+	// production.
+	Dev     bool   `json:"dev"`
+	DataDir string `json:"data_dir"`
+	// TemplateKey encrypts face templates (32 bytes, base64); prefer
+	// PRESENCE_TEMPLATE_KEY_FILE. OldTemplateKeys still decrypt during a
+	// rotation.
+	TemplateKey     Secret   `json:"template_key,omitempty"`
+	OldTemplateKeys []Secret `json:"old_template_keys,omitempty"`
+	SessionTTL      Duration `json:"session_ttl"`
+	MaxSessionTTL   Duration `json:"max_session_ttl"`
+	MaxFrames       int      `json:"max_frames"`
+	MaxBodyBytes    int64    `json:"max_body_bytes"`
+	// RateLimit is requests a minute per API key, shared by all nodes.
+	RateLimit int `json:"rate_limit"`
+	// Retention is how long finished sessions and their audit images are
+	// kept; the audit log (no images) is kept.
+	Retention       Duration `json:"retention"`
+	ShutdownTimeout Duration `json:"shutdown_timeout"`
+	LogFormat       string   `json:"log_format"`
+	LogLevel        string   `json:"log_level"`
+}
+
+// Secret is a configuration value that never appears in logs or dumps.
+type Secret string
+
+// String redacts the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// LogValue redacts the secret in structured logs.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON redacts the secret in configuration dumps.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// UnmarshalJSON reads the secret from a configuration file.
+func (s *Secret) UnmarshalJSON(b []byte) error {
+	var v string
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = Secret(v)
+	return nil
+}
+
+// Duration is a time.Duration written as "5m", "720h" in files and flags.
+type Duration time.Duration
+
+// MarshalJSON writes "5m0s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads "5m".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var v string
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	return d.Set(v)
+}
+
+// String implements flag.Value.
+func (d *Duration) String() string { return time.Duration(*d).String() }
+
+// Set implements flag.Value.
+func (d *Duration) Set(v string) error {
+	p, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like 90s, 5m or 720h", v)
+	}
+	*d = Duration(p)
+	return nil
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		CacheDir:       defaultCacheDir(),
-		MaxImageBytes:  vision.DefaultLimits.MaxBytes,
-		MaxImagePixels: vision.DefaultLimits.MaxPixels,
-		Thresholds:     engine.DefaultThresholds(),
+		CacheDir:        defaultCacheDir(),
+		MaxImageBytes:   vision.DefaultLimits.MaxBytes,
+		MaxImagePixels:  vision.DefaultLimits.MaxPixels,
+		Thresholds:      engine.DefaultThresholds(),
+		Listen:          "127.0.0.1:8080",
+		DB:              filepath.Join("data", "presence.db"),
+		DataDir:         "data",
+		SessionTTL:      Duration(5 * time.Minute),
+		MaxSessionTTL:   Duration(time.Hour),
+		MaxFrames:       5,
+		MaxBodyBytes:    20 << 20,
+		RateLimit:       600,
+		Retention:       Duration(30 * 24 * time.Hour),
+		ShutdownTimeout: Duration(30 * time.Second),
+		LogFormat:       "text",
+		LogLevel:        "info",
 	}
 }
 
@@ -164,6 +259,22 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 	}
 	str("PRESENCE_CACHE_DIR", &c.CacheDir)
 	str("PRESENCE_MANIFEST", &c.Manifest)
+	str("PRESENCE_LISTEN", &c.Listen)
+	str("PRESENCE_DB", &c.DB)
+	str("PRESENCE_DATA_DIR", &c.DataDir)
+	str("PRESENCE_LOG_FORMAT", &c.LogFormat)
+	str("PRESENCE_LOG_LEVEL", &c.LogLevel)
+	if err := secret(getenv, "PRESENCE_TEMPLATE_KEY", func(v string) { c.TemplateKey = Secret(v) }); err != nil {
+		return err
+	}
+	if err := secret(getenv, "PRESENCE_OLD_TEMPLATE_KEYS", func(v string) {
+		c.OldTemplateKeys = nil
+		for _, k := range splitList(v) {
+			c.OldTemplateKeys = append(c.OldTemplateKeys, Secret(k))
+		}
+	}); err != nil {
+		return err
+	}
 	workers := int64(c.Workers)
 	if err := num("PRESENCE_WORKERS", &workers); err != nil {
 		return err
@@ -172,5 +283,53 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 	if err := num("PRESENCE_MAX_IMAGE_BYTES", &c.MaxImageBytes); err != nil {
 		return err
 	}
-	return num("PRESENCE_MAX_IMAGE_PIXELS", &c.MaxImagePixels)
+	if err := num("PRESENCE_MAX_IMAGE_PIXELS", &c.MaxImagePixels); err != nil {
+		return err
+	}
+	rate := int64(c.RateLimit)
+	if err := num("PRESENCE_RATE_LIMIT", &rate); err != nil {
+		return err
+	}
+	c.RateLimit = int(rate)
+	if v := getenv("PRESENCE_RETENTION"); v != "" {
+		if err := c.Retention.Set(v); err != nil {
+			return fmt.Errorf("env PRESENCE_RETENTION: %w", err)
+		}
+	}
+	if v := getenv("PRESENCE_DEV"); v != "" {
+		c.Dev = v == "1" || v == "true"
+	}
+	return nil
+}
+
+// secret reads NAME, or the file named by NAME_FILE (the usual way to pass
+// secrets to containers), trimming the trailing newline.
+func secret(getenv func(string) string, name string, set func(string)) error {
+	if path := getenv(name + "_FILE"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("env %s_FILE: %w", name, err)
+		}
+		set(strings.TrimSpace(string(data)))
+		return nil
+	}
+	if v := getenv(name); v != "" {
+		set(v)
+	}
+	return nil
+}
+
+// bindServerFlags registers the flags of the server commands.
+func (c *Config) bindServerFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve on (env PRESENCE_LISTEN)")
+	fs.StringVar(&c.DB, "db", c.DB, "SQLite file, or postgres://user@host/db to share state between nodes (env PRESENCE_DB)")
+	fs.BoolVar(&c.Dev, "dev", c.Dev, "development mode: generate a template key in the data dir if none is configured (env PRESENCE_DEV)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "folder for the development template key (env PRESENCE_DATA_DIR)")
+	fs.Var(&c.SessionTTL, "session-ttl", "default session lifetime")
+	fs.Var(&c.Retention, "retention", "how long finished sessions and audit images are kept (env PRESENCE_RETENTION)")
+	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "requests a minute per API key, 0 = none (env PRESENCE_RATE_LIMIT)")
+	fs.IntVar(&c.MaxFrames, "max-frames", c.MaxFrames, "most frames of one passive check")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (env PRESENCE_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env PRESENCE_LOG_LEVEL)")
 }

@@ -55,3 +55,25 @@ func TestBenchBadConfigurations(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchHTTPFlow(t *testing.T) {
+	img := presencetest.DataFile(t, "pad_silentface_samples/image_T1.jpg")
+	r := run(t, nil, "bench", "--http", "--json", "--requests", "8", "--clients", "2", "--images", img)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var report struct {
+		Rows []struct {
+			Config   struct{ Mode string }
+			Requests int
+			Errors   int
+			PerSec   float64 `json:"per_second"`
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil {
+		t.Fatal(err)
+	}
+	if len(report.Rows) != 1 || report.Rows[0].Config.Mode != "http" || report.Rows[0].Requests != 8 || report.Rows[0].Errors != 0 || report.Rows[0].PerSec <= 0 {
+		t.Fatalf("%+v", report)
+	}
+}

@@ -28,6 +28,7 @@ func TestMain(m *testing.M) {
 		panic("building presence: " + err.Error())
 	}
 	code := m.Run()
+	presencetest.StopPostgres()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"presence/session"
+)
+
+func runAPIKey(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "create" && args[0] != "list" && args[0] != "revoke") {
+		fmt.Fprintln(stderr, "Usage: presence apikey create --name NAME [--quiet]   make a key (shown once; only its hash is stored)")
+		fmt.Fprintln(stderr, "       presence apikey list                          list keys")
+		fmt.Fprintln(stderr, "       presence apikey revoke ID                     revoke a key")
+		return usageError("apikey needs create, list or revoke")
+	}
+	sub := args[0]
+	cfg := DefaultConfig()
+	fs := newFlagSet("apikey "+sub, "[--db DSN]", stderr)
+	fs.String("config", "", "JSON configuration file (env PRESENCE_CONFIG)")
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "SQLite file or postgres:// URL (env PRESENCE_DB)")
+	name := fs.String("name", "", "create: what the key is for")
+	quiet := fs.Bool("quiet", false, "create: print only the key")
+	if err := cfg.load(fs, args[1:], os.Getenv); err != nil {
+		return usageError("%v", err)
+	}
+	ctx := context.Background()
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	svc := session.New(session.Config{Store: store})
+	switch sub {
+	case "create":
+		if *name == "" {
+			return usageError("apikey create needs --name")
+		}
+		text, k, err := svc.CreateAPIKey(ctx, *name)
+		if err != nil {
+			return err
+		}
+		if *quiet {
+			fmt.Fprintln(stdout, text)
+			return nil
+		}
+		fmt.Fprintf(stdout, "API key %s (%s) created. Store it now; it is not shown again:\n\n%s\n\n", k.ID, k.Name, text)
+		fmt.Fprintln(stdout, "Send it as:  Authorization: Bearer <key>")
+	case "list":
+		keys, err := store.ListAPIKeys(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tCREATED\tLAST USED\tREVOKED")
+		for _, k := range keys {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.CreatedAt.Format(time.RFC3339), stamp(k.LastUsedAt), stamp(k.RevokedAt))
+		}
+		tw.Flush()
+	case "revoke":
+		if fs.NArg() != 1 {
+			return usageError("apikey revoke needs the key ID (see `presence apikey list`)")
+		}
+		if err := store.RevokeAPIKey(ctx, fs.Arg(0), time.Now()); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "API key %s revoked\n", fs.Arg(0))
+	}
+	return nil
+}
+
+func stamp(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
+}

@@ -1,0 +1,290 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"presence"
+	"presence/session"
+)
+
+type keyContext struct{}
+
+// withKey authenticates the relying party's API key and applies its rate
+// limit before h runs.
+func (s *Server) withKey(h func(http.ResponseWriter, *http.Request, *presence.APIKey)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key, err := s.cfg.Sessions.AuthenticateAPIKey(r.Context(), bearer(r))
+		if err != nil {
+			writeError(w, r, s.cfg.Log, err)
+			return
+		}
+		if s.cfg.RateLimit > 0 {
+			now := s.cfg.Sessions.Now()
+			window := now.Truncate(time.Minute)
+			n, err := s.cfg.Store.CountRequest(r.Context(), "key:"+key.ID, window)
+			if err != nil {
+				writeError(w, r, s.cfg.Log, err)
+				return
+			}
+			if n > s.cfg.RateLimit {
+				retry := int(math.Ceil(window.Add(time.Minute).Sub(now).Seconds()))
+				w.Header().Set("Retry-After", strconv.Itoa(max(1, retry)))
+				writeError(w, r, s.cfg.Log, presence.Errorf(presence.ErrRateLimited, "rate limit of %d requests a minute reached; retry in %d s", s.cfg.RateLimit, retry))
+				return
+			}
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), keyContext{}, key)), key)
+	}
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// createRequest is the JSON body of POST /v1/sessions.
+type createRequest struct {
+	Mode           presence.Mode `json:"mode"`
+	ReferenceImage string        `json:"reference_image"`
+	SubjectID      string        `json:"subject_id"`
+	AuditImages    int           `json:"audit_images"`
+	TTLSeconds     int           `json:"ttl_seconds"`
+	CorrelationID  string        `json:"correlation_id"`
+}
+
+type createResponse struct {
+	ID            string          `json:"id"`
+	ClientToken   string          `json:"client_token"`
+	Mode          presence.Mode   `json:"mode"`
+	Status        presence.Status `json:"status"`
+	ExpiresAt     time.Time       `json:"expires_at"`
+	CorrelationID string          `json:"correlation_id,omitempty"`
+}
+
+func (s *Server) createSession(w http.ResponseWriter, r *http.Request, key *presence.APIKey) {
+	var req createRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, s.cfg.Log, err)
+		return
+	}
+	var ref []byte
+	if req.ReferenceImage != "" {
+		var err error
+		if ref, err = base64.StdEncoding.DecodeString(req.ReferenceImage); err != nil {
+			writeError(w, r, s.cfg.Log, presence.Errorf(presence.ErrInvalid, "reference_image must be base64"))
+			return
+		}
+	}
+	created, err := s.cfg.Sessions.Create(r.Context(), key, session.CreateRequest{
+		Mode: req.Mode, ReferenceImage: ref, SubjectID: req.SubjectID, AuditImages: req.AuditImages,
+		TTL: time.Duration(req.TTLSeconds) * time.Second, CorrelationID: req.CorrelationID,
+	})
+	if err != nil {
+		writeError(w, r, s.cfg.Log, err)
+		return
+	}
+	sess := created.Session
+	w.Header().Set("Location", "/v1/sessions/"+sess.ID)
+	writeJSON(w, http.StatusCreated, createResponse{
+		ID: sess.ID, ClientToken: created.ClientToken, Mode: sess.Mode, Status: sess.Status,
+		ExpiresAt: sess.ExpiresAt, CorrelationID: sess.CorrelationID,
+	})
+}
+
+// decodeJSON reads a JSON body strictly: unknown fields and trailing data
+// are errors that name the problem.
+func decodeJSON(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
+			return presence.Errorf(presence.ErrUnsupportedMedia, "send application/json, not %s", mt)
+		}
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return bodyError(err)
+	}
+	if dec.More() {
+		return presence.Errorf(presence.ErrInvalid, "the body holds more than one JSON value")
+	}
+	return nil
+}
+
+func bodyError(err error) error {
+	var tooBig *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		return presence.Errorf(presence.ErrPayloadTooLarge, "request body larger than %d bytes", tooBig.Limit)
+	case errors.Is(err, io.EOF):
+		return presence.Errorf(presence.ErrInvalid, "empty body: a JSON object is needed")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return presence.Errorf(presence.ErrInvalid, "malformed JSON: the body ends too early")
+	case errors.As(err, &syntax):
+		return presence.Errorf(presence.ErrInvalid, "malformed JSON at byte %d", syntax.Offset)
+	case errors.As(err, &typeErr):
+		return presence.Errorf(presence.ErrInvalid, "field %s must be a %s", typeErr.Field, typeErr.Type)
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return presence.Errorf(presence.ErrInvalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	}
+	return presence.WrapError(presence.ErrInvalid, err, "unreadable JSON body")
+}
+
+// sessionResponse is a session as the relying party reads it.
+type sessionResponse struct {
+	ID            string                  `json:"id"`
+	Mode          presence.Mode           `json:"mode"`
+	Status        presence.Status         `json:"status"`
+	CorrelationID string                  `json:"correlation_id,omitempty"`
+	CreatedAt     time.Time               `json:"created_at"`
+	ExpiresAt     time.Time               `json:"expires_at"`
+	CompletedAt   *time.Time              `json:"completed_at,omitempty"`
+	Decision      presence.Decision       `json:"decision,omitempty"`
+	Score         *float64                `json:"score,omitempty"`
+	Reasons       []presence.Reason       `json:"reasons"`
+	Match         *presence.Match         `json:"match,omitempty"`
+	Frames        []presence.FrameResult  `json:"frames,omitempty"`
+	AuditImages   []auditImage            `json:"audit_images,omitempty"`
+	Models        []presence.ModelVersion `json:"models,omitempty"`
+	Timings       *presence.Timings       `json:"timings,omitempty"`
+	Challenge     json.RawMessage         `json:"challenge,omitempty"`
+}
+
+type auditImage struct {
+	Index       int    `json:"index"`
+	ContentType string `json:"content_type"`
+	Data        string `json:"data"`
+}
+
+func toResponse(v *session.View) sessionResponse {
+	out := sessionResponse{
+		ID: v.ID, Mode: v.Mode, Status: v.Status, CorrelationID: v.CorrelationID,
+		CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt, CompletedAt: v.CompletedAt, Reasons: []presence.Reason{},
+	}
+	if vd := v.Verdict; vd != nil {
+		out.Decision, out.Score, out.Reasons, out.Match = vd.Decision, vd.Score, vd.Reasons, vd.Match
+		out.Frames, out.Models, out.Timings = vd.Frames, vd.Models, &vd.Timings
+		if len(vd.Challenge) > 0 {
+			out.Challenge = vd.Challenge
+		}
+	}
+	for _, img := range v.AuditImages {
+		out.AuditImages = append(out.AuditImages, auditImage{Index: img.Index, ContentType: img.ContentType, Data: base64.StdEncoding.EncodeToString(img.Data)})
+	}
+	return out
+}
+
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request, _ *presence.APIKey) {
+	v, err := s.cfg.Sessions.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, s.cfg.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toResponse(v))
+}
+
+func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, key *presence.APIKey) {
+	id := r.PathValue("id")
+	erased, err := s.cfg.Sessions.Delete(r.Context(), key, id)
+	if err != nil {
+		writeError(w, r, s.cfg.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "deleted": true, "erased": erased})
+}
+
+// framesResponse is all the device learns: the session ended, and when
+// the frames were too poor to judge, what to do better. Never the decision
+// or the score: the device must not become an oracle for attacks.
+type framesResponse struct {
+	ID       string            `json:"id"`
+	Status   presence.Status   `json:"status"`
+	Guidance []presence.Reason `json:"guidance"`
+}
+
+func (s *Server) submitFrames(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	token := bearer(r)
+	// Credentials are checked before the body is read.
+	if _, err := s.cfg.Sessions.SessionForToken(r.Context(), id, token); err != nil {
+		writeError(w, r, s.cfg.Log, err)
+		return
+	}
+	frames, err := s.readFrames(r)
+	if err != nil {
+		writeError(w, r, s.cfg.Log, err)
+		return
+	}
+	sess, err := s.cfg.Sessions.SubmitFrames(r.Context(), id, token, frames)
+	if err != nil {
+		writeError(w, r, s.cfg.Log, err)
+		return
+	}
+	resp := framesResponse{ID: sess.ID, Status: sess.Status, Guidance: []presence.Reason{}}
+	if sess.Verdict != nil && sess.Verdict.Decision == presence.DecisionInconclusive {
+		resp.Guidance = sess.Verdict.Reasons
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// maxFramesRead reads one frame past the limit so the service can say how
+// many were sent.
+const maxFramesRead = 16
+
+// readFrames accepts one raw image body (image/jpeg, image/png,
+// image/webp) or a multipart form whose file parts are frames.
+func (s *Server) readFrames(r *http.Request) ([]session.Frame, error) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, presence.Errorf(presence.ErrUnsupportedMedia, "send image/jpeg, image/png, image/webp or multipart/form-data")
+	}
+	switch {
+	case strings.HasPrefix(mt, "image/"):
+		data, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, bodyError(err)
+		}
+		return []session.Frame{{Data: data}}, nil
+	case mt == "multipart/form-data":
+		mr := multipart.NewReader(r.Body, params["boundary"])
+		var frames []session.Frame
+		for {
+			part, err := mr.NextPart()
+			if err == io.EOF {
+				return frames, nil
+			}
+			if err != nil {
+				return nil, bodyError(fmt.Errorf("multipart: %w", err))
+			}
+			if part.FormName() != "frame" {
+				part.Close()
+				continue
+			}
+			if len(frames) == maxFramesRead {
+				return nil, presence.Errorf(presence.ErrTooManyFrames, "too many frames in one request")
+			}
+			data, err := io.ReadAll(part)
+			if err != nil {
+				return nil, bodyError(err)
+			}
+			frames = append(frames, session.Frame{Data: data})
+		}
+	}
+	return nil, presence.Errorf(presence.ErrUnsupportedMedia, "send image/jpeg, image/png, image/webp or multipart/form-data, not %s", mt)
+}

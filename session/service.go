@@ -1,0 +1,480 @@
+// Package session runs liveness sessions: a relying party creates one with
+// its API key, the person's device sends frames with the single-use client
+// token, the verdict is stored once and read back. It holds no state in
+// memory: every step reads and writes the store, so any node can serve any
+// step.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"time"
+
+	"presence"
+	"presence/engine"
+	"presence/liveness"
+	"presence/seal"
+	"presence/vision"
+)
+
+// Analyzer is the part of the engine sessions use.
+type Analyzer interface {
+	Analyze(ctx context.Context, img *presence.Image, opts engine.Options) (*presence.Analysis, error)
+	Thresholds() engine.Thresholds
+	Manifest() *presence.Manifest
+}
+
+// Observer receives events for metrics; nil methods are fine.
+type Observer interface {
+	SessionCreated(mode presence.Mode)
+	Verdict(mode presence.Mode, v *presence.Verdict)
+	FrameAnalysed(t presence.Timings)
+}
+
+// Config wires a Service.
+type Config struct {
+	Store    presence.Store
+	Engine   Analyzer
+	Sealer   *seal.Sealer
+	Now      func() time.Time
+	Log      *slog.Logger
+	Observer Observer
+	// DefaultTTL and MaxTTL bound how long a session may wait for its
+	// frames.
+	DefaultTTL time.Duration
+	MaxTTL     time.Duration
+	// MaxFrames is the most frames a passive check may send.
+	MaxFrames int
+	Limits    vision.Limits
+	// SameFace is the lowest similarity between frames of one person.
+	SameFace float64
+}
+
+// Service runs sessions.
+type Service struct {
+	cfg Config
+}
+
+// New returns a Service with defaults filled in.
+func New(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DefaultTTL == 0 {
+		cfg.DefaultTTL = 5 * time.Minute
+	}
+	if cfg.MaxTTL == 0 {
+		cfg.MaxTTL = time.Hour
+	}
+	if cfg.MaxFrames == 0 {
+		cfg.MaxFrames = 5
+	}
+	if cfg.Limits == (vision.Limits{}) {
+		cfg.Limits = vision.DefaultLimits
+	}
+	if cfg.SameFace == 0 {
+		cfg.SameFace = 0.3
+	}
+	return &Service{cfg: cfg}
+}
+
+// Now is the service clock.
+func (s *Service) Now() time.Time { return s.cfg.Now() }
+
+// Credential prefixes tell an API key from a client token at a glance, so
+// one used in the other's place gets a precise error.
+const (
+	APIKeyPrefix      = "pk_"
+	ClientTokenPrefix = "pct_"
+)
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func randomID(prefix string, n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error()) // the OS has no entropy: nothing is safe to do
+	}
+	return prefix + idEncoding.EncodeToString(b)
+}
+
+func secretHash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+// CreateAPIKey makes a key; the returned text is shown once and only its
+// hash is stored.
+func (s *Service) CreateAPIKey(ctx context.Context, name string) (string, *presence.APIKey, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return "", nil, presence.Errorf(presence.ErrInvalid, "a key needs a name of 1-100 characters")
+	}
+	id := randomID("", 10)
+	secret := base64.RawURLEncoding.EncodeToString(mustRandom(32))
+	k := &presence.APIKey{ID: id, Name: name, SecretHash: secretHash(secret), CreatedAt: s.cfg.Now().UTC()}
+	if err := s.cfg.Store.CreateAPIKey(ctx, k); err != nil {
+		return "", nil, err
+	}
+	return APIKeyPrefix + id + "_" + secret, k, nil
+}
+
+func mustRandom(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return b
+}
+
+// AuthenticateAPIKey checks a bearer credential as an API key.
+func (s *Service) AuthenticateAPIKey(ctx context.Context, bearer string) (*presence.APIKey, error) {
+	if strings.HasPrefix(bearer, ClientTokenPrefix) {
+		return nil, presence.Errorf(presence.ErrWrongCredential, "a client token cannot call the relying-party API; use an API key")
+	}
+	rest, ok := strings.CutPrefix(bearer, APIKeyPrefix)
+	id, secret, ok2 := strings.Cut(rest, "_")
+	if !ok || !ok2 || id == "" || secret == "" {
+		return nil, presence.Errorf(presence.ErrUnauthorized, "missing or malformed API key")
+	}
+	k, err := s.cfg.Store.APIKey(ctx, id)
+	if presence.ErrorCodeOf(err) == presence.ErrNotFound {
+		return nil, presence.Errorf(presence.ErrUnauthorized, "unknown API key")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare(secretHash(secret), k.SecretHash) != 1 {
+		return nil, presence.Errorf(presence.ErrUnauthorized, "unknown API key")
+	}
+	if k.RevokedAt != nil {
+		return nil, presence.Errorf(presence.ErrUnauthorized, "this API key was revoked")
+	}
+	now := s.cfg.Now()
+	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > time.Minute {
+		if err := s.cfg.Store.TouchAPIKey(ctx, k.ID, now); err != nil {
+			s.cfg.Log.Warn("recording API key use failed", "key", k.ID, "err", err)
+		}
+	}
+	return k, nil
+}
+
+// CreateRequest is what a relying party asks for.
+type CreateRequest struct {
+	Mode           presence.Mode
+	ReferenceImage []byte
+	SubjectID      string
+	AuditImages    int
+	TTL            time.Duration
+	CorrelationID  string
+}
+
+// Created is a new session with its client token, shown once.
+type Created struct {
+	Session     *presence.Session
+	ClientToken string
+}
+
+// Create starts a session. A reference image is analysed now, on the
+// relying party's request, and only its sealed template is kept.
+func (s *Service) Create(ctx context.Context, key *presence.APIKey, req CreateRequest) (*Created, error) {
+	if req.Mode == "" {
+		req.Mode = presence.ModePassive
+	}
+	switch {
+	case req.Mode != presence.ModePassive:
+		return nil, presence.Errorf(presence.ErrInvalid, "mode must be passive")
+	case req.AuditImages < 0 || req.AuditImages > 4:
+		return nil, presence.Errorf(presence.ErrInvalid, "audit_images must be between 0 and 4")
+	case req.TTL < 0 || req.TTL > s.cfg.MaxTTL || (req.TTL > 0 && req.TTL < 10*time.Second):
+		return nil, presence.Errorf(presence.ErrInvalid, "ttl_seconds must be between 10 and %d", int(s.cfg.MaxTTL.Seconds()))
+	case len(req.CorrelationID) > 200 || strings.ContainsFunc(req.CorrelationID, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return nil, presence.Errorf(presence.ErrInvalid, "correlation_id must be at most 200 printable characters")
+	case req.SubjectID != "":
+		return nil, presence.Errorf(presence.ErrInvalid, "subject references are not available yet")
+	}
+	ttl := req.TTL
+	if ttl == 0 {
+		ttl = s.cfg.DefaultTTL
+	}
+	now := s.cfg.Now().UTC()
+	token := ClientTokenPrefix + base64.RawURLEncoding.EncodeToString(mustRandom(32))
+	sess := &presence.Session{
+		ID:              randomID("ses_", 15),
+		Mode:            req.Mode,
+		Status:          presence.StatusCreated,
+		CorrelationID:   req.CorrelationID,
+		AuditImages:     req.AuditImages,
+		APIKeyID:        key.ID,
+		ClientTokenHash: secretHash(token),
+		CreatedAt:       now,
+		ExpiresAt:       now.Add(ttl),
+	}
+	if len(req.ReferenceImage) > 0 {
+		ref, err := s.referenceTemplate(ctx, req.ReferenceImage)
+		if err != nil {
+			return nil, err
+		}
+		if sess.ReferenceTemplate, err = s.cfg.Sealer.SealEmbedding(ref, sess.ID); err != nil {
+			return nil, presence.WrapError(presence.ErrInternal, err, "sealing the reference failed")
+		}
+	}
+	if err := s.cfg.Store.CreateSession(ctx, sess); err != nil {
+		return nil, err
+	}
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.SessionCreated(sess.Mode)
+	}
+	return &Created{Session: sess, ClientToken: token}, nil
+}
+
+// referenceTemplate finds the (largest) face of a reference photo, e.g. an
+// ID-card portrait, and returns its template.
+func (s *Service) referenceTemplate(ctx context.Context, data []byte) (presence.Embedding, error) {
+	img, _, err := vision.Decode(data, s.cfg.Limits)
+	if err != nil {
+		return nil, presence.WrapError(presence.ErrorCodeOf(err), err, "reference image: %s", presence.ErrorMessage(err))
+	}
+	a, err := s.cfg.Engine.Analyze(ctx, img, engine.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if a.Face == nil || len(a.Face.Embedding) == 0 {
+		return nil, presence.Errorf(presence.ErrReferenceNoFace, "no face found in the reference image")
+	}
+	return a.Face.Embedding, nil
+}
+
+// View is a session as the relying party reads it.
+type View struct {
+	*presence.Session
+	Status      presence.Status
+	AuditImages []presence.AuditImage
+}
+
+// Get returns a session with its evidence frames.
+func (s *Service) Get(ctx context.Context, id string) (*View, error) {
+	sess, err := s.cfg.Store.Session(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	v := &View{Session: sess, Status: sess.EffectiveStatus(s.cfg.Now())}
+	if sess.AuditImages > 0 && sess.Verdict != nil {
+		if v.AuditImages, err = s.cfg.Store.AuditImages(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+// Delete ends a session and erases its images and reference template; the
+// audit log records the erasure.
+func (s *Service) Delete(ctx context.Context, key *presence.APIKey, id string) (presence.Erased, error) {
+	sess, err := s.cfg.Store.Session(ctx, id)
+	if err != nil {
+		return presence.Erased{}, err
+	}
+	return s.cfg.Store.DeleteSession(ctx, id, presence.AuditRecord{
+		At: s.cfg.Now(), Action: presence.AuditSessionDeleted, APIKeyID: key.ID, SessionID: id, CorrelationID: sess.CorrelationID,
+	})
+}
+
+// Frame is one uploaded picture.
+type Frame struct {
+	Data []byte
+}
+
+// SessionForToken returns the session a client token may use now, with the
+// precise reason when it may not: a token of another session, a spent
+// token, an expired or finished session, or an API key in its place.
+func (s *Service) SessionForToken(ctx context.Context, id, token string) (*presence.Session, error) {
+	if strings.HasPrefix(token, APIKeyPrefix) {
+		return nil, presence.Errorf(presence.ErrWrongCredential, "an API key cannot send frames; use the session's client token")
+	}
+	if !strings.HasPrefix(token, ClientTokenPrefix) {
+		return nil, presence.Errorf(presence.ErrUnauthorized, "missing or malformed client token")
+	}
+	hash := secretHash(token)
+	sess, err := s.cfg.Store.Session(ctx, id)
+	if presence.ErrorCodeOf(err) == presence.ErrNotFound {
+		return nil, presence.Errorf(presence.ErrNotFound, "session not found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := sess.AcceptClient(hash, s.cfg.Now()); err != nil {
+		if presence.ErrorCodeOf(err) == presence.ErrInvalidToken {
+			if other, err2 := s.cfg.Store.SessionByTokenHash(ctx, hash); err2 == nil && other.ID != id {
+				return nil, presence.Errorf(presence.ErrTokenMismatch, "this client token belongs to another session")
+			}
+		}
+		return nil, err
+	}
+	return sess, nil
+}
+
+// SubmitFrames runs a passive check on one to MaxFrames frames. Every frame
+// is decoded before anything is written: a bad frame leaves the session
+// and its token untouched. The verdict, the evidence and the audit record
+// are then written in one transaction that also spends the token.
+func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []Frame) (*presence.Session, error) {
+	sess, err := s.SessionForToken(ctx, id, token)
+	if err != nil {
+		return nil, err
+	}
+	if sess.Mode != presence.ModePassive {
+		return nil, presence.Errorf(presence.ErrInvalid, "an active session streams its frames over the WebSocket")
+	}
+	if len(frames) == 0 {
+		return nil, presence.Errorf(presence.ErrInvalid, "no frame in the request")
+	}
+	if len(frames) > s.cfg.MaxFrames {
+		return nil, presence.Errorf(presence.ErrTooManyFrames, "at most %d frames per session, got %d", s.cfg.MaxFrames, len(frames))
+	}
+	images := make([]*presence.Image, len(frames))
+	decode := make([]float64, len(frames))
+	for i, f := range frames {
+		start := time.Now()
+		img, _, err := vision.Decode(f.Data, s.cfg.Limits)
+		if err != nil {
+			return nil, presence.WrapError(presence.ErrorCodeOf(err), err, "frame %d: %s", i+1, presence.ErrorMessage(err))
+		}
+		images[i], decode[i] = img, msSince(start)
+	}
+	verdict, err := s.judgePassive(ctx, sess, images, decode)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	c := presence.Completion{
+		SessionID: sess.ID, Status: presence.StatusSucceeded, Verdict: verdict, At: now, FromStatus: presence.StatusCreated,
+		AuditImages: auditFrames(frames, verdict, sess.AuditImages),
+		Audit:       auditRecord(sess, verdict, now),
+	}
+	if err := s.cfg.Store.CompleteSession(ctx, c); err != nil {
+		return nil, err
+	}
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.Verdict(sess.Mode, verdict)
+	}
+	s.cfg.Log.Info("verdict", "session", sess.ID, "mode", sess.Mode, "decision", verdict.Decision, "frames", len(frames), "ms", verdict.Timings.Total)
+	sess.Status, sess.Verdict, sess.CompletedAt, sess.TokenUsedAt = presence.StatusSucceeded, verdict, &now, &now
+	return sess, nil
+}
+
+func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
+
+// judgePassive analyses every frame, fuses them and matches the reference.
+func (s *Service) judgePassive(ctx context.Context, sess *presence.Session, images []*presence.Image, decode []float64) (*presence.Verdict, error) {
+	t := s.cfg.Engine.Thresholds()
+	// Templates are needed to check that every frame shows the same face,
+	// and to match a reference.
+	opts := engine.Options{SkipEmbedding: len(images) == 1 && sess.ReferenceTemplate == nil}
+	analyses := make([]*presence.Analysis, len(images))
+	v := &presence.Verdict{Models: s.cfg.Engine.Manifest().Versions()}
+	for i, img := range images {
+		a, err := s.cfg.Engine.Analyze(ctx, img, opts)
+		if err != nil {
+			return nil, err
+		}
+		a.Timings.Decode = decode[i]
+		a.Timings.Total += decode[i]
+		analyses[i] = a
+		addTimings(&v.Timings, a.Timings)
+		if s.cfg.Observer != nil {
+			s.cfg.Observer.FrameAnalysed(a.Timings)
+		}
+		v.Frames = append(v.Frames, presence.FrameResult{Decision: a.Decision, Score: a.Score, Reasons: a.Reasons})
+	}
+	fused := liveness.FusePassive(analyses, liveness.PassiveRule{Liveness: t.Liveness, SameFace: s.cfg.SameFace})
+	v.Decision, v.Score, v.Reasons = fused.Decision, fused.Score, fused.Reasons
+	if sess.ReferenceTemplate != nil && fused.Embedding != nil {
+		ref, err := s.cfg.Sealer.OpenEmbedding(sess.ReferenceTemplate, sess.ID)
+		if err != nil {
+			return nil, presence.WrapError(presence.ErrInternal, err, "the reference template could not be opened")
+		}
+		m := presence.NewMatch(fused.Embedding, ref, t.Match)
+		v.Match = &m
+	}
+	return v, nil
+}
+
+func addTimings(sum *presence.Timings, t presence.Timings) {
+	sum.Decode += t.Decode
+	sum.Queue += t.Queue
+	sum.Detect += t.Detect
+	sum.Landmarks += t.Landmarks
+	sum.Quality += t.Quality
+	sum.Liveness += t.Liveness
+	sum.Embedding += t.Embedding
+	sum.Total += t.Total
+}
+
+// auditFrames keeps up to n frames as evidence, judged frames first, as
+// uploaded (the original bytes, nothing re-encoded).
+func auditFrames(frames []Frame, v *presence.Verdict, n int) []presence.AuditImage {
+	if n == 0 {
+		return nil
+	}
+	var order []int
+	for i, f := range v.Frames {
+		if f.Decision != presence.DecisionInconclusive {
+			order = append(order, i)
+		}
+	}
+	for i, f := range v.Frames {
+		if f.Decision == presence.DecisionInconclusive {
+			order = append(order, i)
+		}
+	}
+	var out []presence.AuditImage
+	for _, i := range order {
+		if len(out) == n {
+			break
+		}
+		out = append(out, presence.AuditImage{Index: len(out), ContentType: contentType(frames[i].Data), Data: frames[i].Data})
+	}
+	return out
+}
+
+func contentType(data []byte) string {
+	switch f, _ := vision.Sniff(data); f {
+	case vision.FormatPNG:
+		return "image/png"
+	case vision.FormatWebP:
+		return "image/webp"
+	}
+	return "image/jpeg"
+}
+
+// auditRecord describes a verdict for the audit log: who asked, what was
+// decided, with which models; no image, no template.
+func auditRecord(sess *presence.Session, v *presence.Verdict, at time.Time) presence.AuditRecord {
+	detail, _ := json.Marshal(struct {
+		Reasons []presence.Reason       `json:"reasons"`
+		Match   *presence.Match         `json:"match,omitempty"`
+		Models  []presence.ModelVersion `json:"models"`
+		Frames  int                     `json:"frames"`
+		Mode    presence.Mode           `json:"mode"`
+	}{v.Reasons, v.Match, v.Models, len(v.Frames), sess.Mode})
+	return presence.AuditRecord{
+		At: at, Action: presence.AuditVerdict, APIKeyID: sess.APIKeyID, SessionID: sess.ID, SubjectID: sess.SubjectID,
+		CorrelationID: sess.CorrelationID, Decision: v.Decision, Score: v.Score, Detail: detail,
+	}
+}
+
+// Sweep marks expired sessions and purges those older than retention.
+func (s *Service) Sweep(ctx context.Context, retention time.Duration) (expired, purged int, err error) {
+	now := s.cfg.Now()
+	return s.cfg.Store.ExpireSessions(ctx, now, now.Add(-retention))
+}
