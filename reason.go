@@ -22,6 +22,15 @@ const (
 	ReasonReferenceNoFace ReasonCode = "reference_no_face"
 	// ReasonFaceChanged: the frames of one session show different people.
 	ReasonFaceChanged ReasonCode = "face_changed"
+
+	// Active sessions and streams.
+	ReasonFaceLost        ReasonCode = "face_lost"
+	ReasonChallengeFailed ReasonCode = "challenge_failed"
+	ReasonTooFewFrames    ReasonCode = "too_few_frames"
+	ReasonReplayedFrame   ReasonCode = "replayed_frame"
+	ReasonTimingAnomaly   ReasonCode = "timing_anomaly"
+	ReasonConnectionLost  ReasonCode = "connection_lost"
+	ReasonSessionTimeout  ReasonCode = "session_timeout"
 )
 
 // Reason is a code with the short sentence a person in front of the camera
@@ -48,6 +57,15 @@ var reasonMessages = map[ReasonCode]string{
 	ReasonFaceMismatch:    "The face does not match",
 	ReasonReferenceNoFace: "No face found in the reference image",
 	ReasonFaceChanged:     "Keep only your own face in view",
+	ReasonFaceLost:        "Keep your face in view",
+	ReasonChallengeFailed: "Follow the instructions on the screen",
+	ReasonTooFewFrames:    "Hold still and keep looking at the camera",
+	// Replay and timing findings get the spoof message: details would
+	// coach an attacker.
+	ReasonReplayedFrame:  "We could not confirm a live person",
+	ReasonTimingAnomaly:  "We could not confirm a live person",
+	ReasonConnectionLost: "The connection was lost; please try again",
+	ReasonSessionTimeout: "Time is up; please try again",
 }
 
 // NewReason returns the reason for code with its standard message. Every

@@ -160,6 +160,16 @@ type Completion struct {
 	// FromStatus is the status the session must still have; the write
 	// fails with a conflict otherwise (two nodes finishing one session).
 	FromStatus Status
+	// FrameHashes of a passed session, kept to catch its frames replayed.
+	FrameHashes []FrameHash
+}
+
+// FrameHash identifies a frame: the SHA-256 of its bytes and its 256-bit
+// perceptual hash.
+type FrameHash struct {
+	Seq        int
+	SHA256     []byte
+	Perceptual [4]uint64
 }
 
 // Erased reports what a deletion removed.
@@ -187,6 +197,9 @@ type SessionStore interface {
 	AuditImages(ctx context.Context, sessionID string) ([]AuditImage, error)
 	// DeleteSession erases a session and its images, and appends rec.
 	DeleteSession(ctx context.Context, id string, rec AuditRecord) (Erased, error)
+	// SeenFrame looks for a frame of another passed session with the same
+	// bytes or a perceptual hash within maxDistance (at most 1) bits.
+	SeenFrame(ctx context.Context, h FrameHash, maxDistance int) (sessionID string, found bool, err error)
 	// ExpireSessions marks unfinished sessions past their expiry expired
 	// and deletes sessions finished before purgeBefore; it returns how
 	// many of each.

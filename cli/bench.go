@@ -312,7 +312,12 @@ func newHTTPBenchTarget(c benchConfig, eng *engine.Engine, cfg Config) (benchTar
 	}
 	key, _, _ := seal.NewKey()
 	sealer, _ := seal.New(key)
-	sessions := newSessionService(cfg, store, eng, sealer, nil, nil)
+	sessions, err := newSessionService(cfg, store, eng, sealer, nil, nil)
+	if err != nil {
+		store.Close()
+		os.RemoveAll(dir)
+		return benchTarget{}, err
+	}
 	apiKey, _, err := sessions.CreateAPIKey(ctx, "bench")
 	if err != nil {
 		store.Close()

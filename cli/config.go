@@ -13,6 +13,7 @@ import (
 
 	"presence"
 	"presence/engine"
+	"presence/liveness"
 	"presence/vision"
 )
 
@@ -53,8 +54,42 @@ type Config struct {
 	// kept; the audit log (no images) is kept.
 	Retention       Duration `json:"retention"`
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
+	// Active is what active sessions may ask for.
+	Active ActiveConfig `json:"active"`
 	LogFormat       string   `json:"log_format"`
 	LogLevel        string   `json:"log_level"`
+}
+
+// ActiveConfig is the operator's policy for active sessions.
+type ActiveConfig struct {
+	// Steps the server may choose from: blink, turn_left, turn_right,
+	// look_up, move_closer, open_mouth.
+	Steps       []string `json:"steps"`
+	MinSteps    int      `json:"min_steps"`
+	MaxSteps    int      `json:"max_steps"`
+	StepTimeout Duration `json:"step_timeout"`
+}
+
+// Policy turns the configuration into a validated liveness policy.
+func (a ActiveConfig) Policy(t engine.Thresholds) (liveness.Policy, error) {
+	p := liveness.DefaultPolicy()
+	if len(a.Steps) > 0 {
+		p.Steps = nil
+		for _, s := range a.Steps {
+			p.Steps = append(p.Steps, liveness.StepKind(s))
+		}
+	}
+	if a.MinSteps > 0 {
+		p.MinSteps = a.MinSteps
+	}
+	if a.MaxSteps > 0 {
+		p.MaxSteps = a.MaxSteps
+	}
+	if a.StepTimeout > 0 {
+		p.StepTimeout = time.Duration(a.StepTimeout)
+	}
+	p.Liveness = t.Liveness
+	return p, p.Validate()
 }
 
 // Secret is a configuration value that never appears in logs or dumps.
@@ -330,6 +365,13 @@ func (c *Config) bindServerFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "requests a minute per API key, 0 = none (env PRESENCE_RATE_LIMIT)")
 	fs.IntVar(&c.MaxFrames, "max-frames", c.MaxFrames, "most frames of one passive check")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body")
+	fs.Func("active-steps", "steps active sessions may ask, comma-separated (default: all of blink,turn_left,turn_right,look_up,move_closer,open_mouth)", func(v string) error {
+		c.Active.Steps = splitList(v)
+		return nil
+	})
+	fs.IntVar(&c.Active.MinSteps, "active-min-steps", c.Active.MinSteps, "fewest steps of an active session (default 2)")
+	fs.IntVar(&c.Active.MaxSteps, "active-max-steps", c.Active.MaxSteps, "most steps of an active session (default 4)")
+	fs.Var(&c.Active.StepTimeout, "active-step-timeout", "time for each step (default 8s)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (env PRESENCE_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env PRESENCE_LOG_LEVEL)")
 }

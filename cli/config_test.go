@@ -64,3 +64,20 @@ func TestFlagsAnywhere(t *testing.T) {
 		t.Errorf("quiet %v workers %d args %q", *quiet, cfg.Workers, got)
 	}
 }
+
+func TestActivePolicyConfig(t *testing.T) {
+	cfg := DefaultConfig()
+	fs := newFlagSet("t", "", io.Discard)
+	cfg.bindServerFlags(fs)
+	if err := cfg.load(fs, []string{"--active-steps", "blink,turn_left", "--active-min-steps", "2", "--active-max-steps", "3", "--active-step-timeout", "6s"}, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	p, err := cfg.Active.Policy(cfg.Thresholds)
+	if err != nil || len(p.Steps) != 2 || p.MinSteps != 2 || p.MaxSteps != 3 || p.StepTimeout.Seconds() != 6 {
+		t.Fatalf("%+v %v", p, err)
+	}
+	cfg.Active.Steps = []string{"somersault"}
+	if _, err := cfg.Active.Policy(cfg.Thresholds); err == nil {
+		t.Fatal("unknown step accepted")
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"presence/seal"
 	"presence/session"
 	"presence/sqlstore"
+	"presence/web"
 )
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
@@ -87,12 +88,16 @@ func openSealer(cfg Config, log *slog.Logger) (*seal.Sealer, error) {
 }
 
 // newSessionService wires the session service.
-func newSessionService(cfg Config, store presence.Store, eng session.Analyzer, sealer *seal.Sealer, log *slog.Logger, obs session.Observer) *session.Service {
+func newSessionService(cfg Config, store presence.Store, eng session.Analyzer, sealer *seal.Sealer, log *slog.Logger, obs session.Observer) (*session.Service, error) {
+	policy, err := cfg.Active.Policy(cfg.Thresholds)
+	if err != nil {
+		return nil, err
+	}
 	return session.New(session.Config{
 		Store: store, Engine: eng, Sealer: sealer, Log: log, Observer: obs,
 		DefaultTTL: time.Duration(cfg.SessionTTL), MaxTTL: time.Duration(cfg.MaxSessionTTL),
-		MaxFrames: cfg.MaxFrames, Limits: cfg.Limits(),
-	})
+		MaxFrames: cfg.MaxFrames, Limits: cfg.Limits(), Policy: policy,
+	}), nil
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -123,11 +128,15 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	defer closeEngine()
 
 	metrics := httpapi.NewMetrics(func() float64 { return float64(eng.QueueDepth()) }, float64(eng.Workers()))
-	sessions := newSessionService(cfg, store, eng, sealer, log, metrics)
+	sessions, err := newSessionService(cfg, store, eng, sealer, log, metrics)
+	if err != nil {
+		return err
+	}
 	api := httpapi.New(httpapi.Config{
 		Sessions: sessions, Store: store, Log: log, Metrics: metrics,
 		RateLimit: cfg.RateLimit, MaxBodyBytes: cfg.MaxBodyBytes,
 		EngineReady: func() bool { return true },
+		Extra:       map[string]http.Handler{"/sdk/": web.SDK()},
 	})
 	srv := &http.Server{
 		Handler:           api,
@@ -163,6 +172,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	api.CloseStreams(shutdownCtx)
 	log.Info("stopped")
 	return nil
 }

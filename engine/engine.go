@@ -214,6 +214,11 @@ type Options struct {
 	// SkipEmbedding saves the embedding model's time when no match is
 	// needed (e.g. evaluation of liveness alone).
 	SkipEmbedding bool
+	// SkipLiveness measures geometry and quality only (detection,
+	// landmarks, pose, eyes): the light analysis of most frames of an
+	// active stream. The result has no score, and its decision is
+	// inconclusive when a quality gate fails, empty otherwise.
+	SkipLiveness bool
 }
 
 // AnalyzeBytes decodes an image (within lim) and analyses it.

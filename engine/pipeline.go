@@ -59,30 +59,35 @@ func (e *Engine) run(w *worker, img *presence.Image, opts Options) (*presence.An
 	a.Timings.Quality = lap()
 
 	face := &presence.FaceAnalysis{Box: primary.box, Confidence: primary.score, Quality: q}
-	weights := make([]float64, len(w.liveness))
-	for i, s := range w.liveness {
-		score, err := s.score(img, primary.box)
-		if err != nil {
-			return nil, presence.WrapError(presence.ErrInternal, err, "liveness model failed")
-		}
-		face.Liveness = append(face.Liveness, presence.ModelScore{Model: s.name, Score: score})
-		weights[i] = s.weight
+	if opts.Landmarks {
+		face.Landmarks = lm
 	}
-	fused := fuseLiveness(face.Liveness, weights)
-	a.Score = &fused
-	a.Timings.Liveness = lap()
-
+	a.Face = face
+	if !opts.SkipLiveness {
+		weights := make([]float64, len(w.liveness))
+		for i, s := range w.liveness {
+			score, err := s.score(img, primary.box)
+			if err != nil {
+				return nil, presence.WrapError(presence.ErrInternal, err, "liveness model failed")
+			}
+			face.Liveness = append(face.Liveness, presence.ModelScore{Model: s.name, Score: score})
+			weights[i] = s.weight
+		}
+		fused := fuseLiveness(face.Liveness, weights)
+		a.Score = &fused
+		a.Timings.Liveness = lap()
+	}
 	if !opts.SkipEmbedding {
 		if face.Embedding, err = w.embedder.embed(img, lm); err != nil {
 			return nil, presence.WrapError(presence.ErrInternal, err, "embedding model failed")
 		}
 		a.Timings.Embedding = lap()
 	}
-	if opts.Landmarks {
-		face.Landmarks = lm
+	if a.Score != nil {
+		a.Decision, a.Reasons = Decide(q, *a.Score, t)
+	} else if rs := QualityReasons(q, t); len(rs) > 0 {
+		a.Decision, a.Reasons = presence.DecisionInconclusive, rs
 	}
-	a.Face = face
-	a.Decision, a.Reasons = Decide(q, fused, t)
 	return a, nil
 }
 

@@ -9,8 +9,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,71 +16,29 @@ import (
 	"time"
 
 	"presence"
-	"presence/engine/enginetest"
 	"presence/httpapi"
+	"presence/httpapi/apitest"
 	"presence/presencetest"
-	"presence/seal"
-	"presence/session"
 	"presence/sqlstore"
 )
 
-// clock is an injected time source tests move forward.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // env is a real server on port 0: real models, a real SQLite file.
 type env struct {
+	*apitest.Env
 	t      *testing.T
 	url    string
 	key    string
 	store  *sqlstore.DB
-	clock  *clock
+	clock  *apitest.Clock
 	server *httpapi.Server
 }
 
-type options struct {
-	rateLimit    int
-	maxBodyBytes int64
-}
+type options = apitest.Options
 
 func newEnv(t *testing.T, o options) *env {
 	t.Helper()
-	eng := enginetest.Engine(t)
-	store, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "presence.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	key, _, _ := seal.NewKey()
-	sealer, _ := seal.New(key)
-	clk := &clock{now: time.Now().UTC()}
-	metrics := httpapi.NewMetrics(func() float64 { return float64(eng.QueueDepth()) }, float64(eng.Workers()))
-	sessions := session.New(session.Config{Store: store, Engine: eng, Sealer: sealer, Now: clk.Now, Observer: metrics})
-	api := httpapi.New(httpapi.Config{
-		Sessions: sessions, Store: store, Metrics: metrics, RateLimit: o.rateLimit, MaxBodyBytes: o.maxBodyBytes,
-		EngineReady: func() bool { return true },
-	})
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
-	text, _, err := sessions.CreateAPIKey(context.Background(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, url: srv.URL, key: text, store: store, clock: clk, server: api}
+	e := apitest.New(t, o)
+	return &env{Env: e, t: t, url: e.URL, key: e.Key, store: e.Store, clock: e.Clock, server: e.Server}
 }
 
 type response struct {
@@ -246,7 +202,7 @@ func TestExpiry(t *testing.T) {
 // one with the same token: the bad ones neither spent the token nor wrote
 // a verdict, image or audit record.
 func TestFailedRequestsLeaveNothingHalfWritten(t *testing.T) {
-	e := newEnv(t, options{maxBodyBytes: 1 << 20})
+	e := newEnv(t, options{MaxBodyBytes: 1 << 20})
 	live := data(t, "pad_silentface_samples/image_T1.jpg")
 	id, token := e.create(`{"audit_images": 2}`)
 	audit := func() int {
@@ -393,7 +349,7 @@ func TestRequestValidation(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	e := newEnv(t, options{rateLimit: 3})
+	e := newEnv(t, options{RateLimit: 3})
 	for i := 0; i < 3; i++ {
 		if r := e.do("POST", "/v1/sessions", e.key, "application/json", []byte(`{}`)); r.status != 201 {
 			t.Fatalf("request %d: %d", i+1, r.status)

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,10 @@ type Server struct {
 	mux      *http.ServeMux
 	routes   map[string][]string
 	draining atomic.Bool
+
+	streams     sync.WaitGroup
+	streamsCtx  context.Context
+	stopStreams context.CancelFunc
 }
 
 // New builds the API's routes.
@@ -53,6 +58,7 @@ func New(cfg Config) *Server {
 		cfg.MaxBodyBytes = 20 << 20
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), routes: map[string][]string{}}
+	s.streamsCtx, s.stopStreams = context.WithCancel(context.Background())
 	s.route("/v1/sessions", map[string]http.HandlerFunc{
 		http.MethodPost: s.withKey(s.createSession),
 	})
@@ -62,6 +68,9 @@ func New(cfg Config) *Server {
 	})
 	s.route("/v1/sessions/{id}/frames", map[string]http.HandlerFunc{
 		http.MethodPost: s.submitFrames,
+	})
+	s.route("/v1/sessions/{id}/stream", map[string]http.HandlerFunc{
+		http.MethodGet: s.stream,
 	})
 	s.route("/v1/openapi.json", map[string]http.HandlerFunc{http.MethodGet: serveOpenAPI})
 	s.route("/healthz", map[string]http.HandlerFunc{http.MethodGet: s.healthz})

@@ -13,6 +13,10 @@ have initdb || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(pos
 have runuser || need+=(util-linux)
 have curl || need+=(curl)
 have jq || need+=(jq)
+# Video frames for the active-liveness tests, and a real browser for the
+# capture SDK and web app tests.
+have ffmpeg || need+=(ffmpeg)
+have chromium || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -55,6 +55,11 @@ type Config struct {
 	Limits    vision.Limits
 	// SameFace is the lowest similarity between frames of one person.
 	SameFace float64
+	// Policy is what active sessions may ask (and how long streamed
+	// checks wait for a good view).
+	Policy liveness.Policy
+	// Guard holds the replay thresholds of streams.
+	Guard liveness.GuardRule
 }
 
 // Service runs sessions.
@@ -84,6 +89,12 @@ func New(cfg Config) *Service {
 	}
 	if cfg.SameFace == 0 {
 		cfg.SameFace = 0.3
+	}
+	if len(cfg.Policy.Steps) == 0 {
+		cfg.Policy = liveness.DefaultPolicy()
+	}
+	if cfg.Guard == (liveness.GuardRule{}) {
+		cfg.Guard = liveness.DefaultGuardRule()
 	}
 	return &Service{cfg: cfg}
 }
@@ -192,8 +203,8 @@ func (s *Service) Create(ctx context.Context, key *presence.APIKey, req CreateRe
 		req.Mode = presence.ModePassive
 	}
 	switch {
-	case req.Mode != presence.ModePassive:
-		return nil, presence.Errorf(presence.ErrInvalid, "mode must be passive")
+	case req.Mode != presence.ModePassive && req.Mode != presence.ModeActive:
+		return nil, presence.Errorf(presence.ErrInvalid, "mode must be passive or active")
 	case req.AuditImages < 0 || req.AuditImages > 4:
 		return nil, presence.Errorf(presence.ErrInvalid, "audit_images must be between 0 and 4")
 	case req.TTL < 0 || req.TTL > s.cfg.MaxTTL || (req.TTL > 0 && req.TTL < 10*time.Second):
@@ -219,6 +230,15 @@ func (s *Service) Create(ctx context.Context, key *presence.APIKey, req CreateRe
 		ClientTokenHash: secretHash(token),
 		CreatedAt:       now,
 		ExpiresAt:       now.Add(ttl),
+	}
+	if req.Mode == presence.ModeActive {
+		plan, err := liveness.NewPlan(s.cfg.Policy, nil)
+		if err != nil {
+			return nil, presence.WrapError(presence.ErrInternal, err, "drawing the challenge failed")
+		}
+		if sess.Challenge, err = json.Marshal(plan); err != nil {
+			return nil, presence.WrapError(presence.ErrInternal, err, "encoding the challenge failed")
+		}
 	}
 	if len(req.ReferenceImage) > 0 {
 		ref, err := s.referenceTemplate(ctx, req.ReferenceImage)

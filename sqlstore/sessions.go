@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"math/bits"
 	"time"
 
 	"presence"
@@ -112,6 +113,12 @@ func (s *DB) CompleteSession(ctx context.Context, c presence.Completion) error {
 		if n, _ := res.RowsAffected(); n != 1 {
 			return s.whyNotComplete(ctx, tx, c)
 		}
+		for _, h := range c.FrameHashes {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO frame_hashes (session_id, seq, sha256, w0, w1, w2, w3, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+				c.SessionID, h.Seq, h.SHA256, int64(h.Perceptual[0]), int64(h.Perceptual[1]), int64(h.Perceptual[2]), int64(h.Perceptual[3]), millis(c.At)); err != nil {
+				return translate(err, "frame hash")
+			}
+		}
 		for _, img := range c.AuditImages {
 			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_images (session_id, idx, content_type, data, created_at) VALUES (?, ?, ?, ?, ?)`),
 				c.SessionID, img.Index, img.ContentType, img.Data, millis(c.At)); err != nil {
@@ -134,6 +141,40 @@ func (s *DB) whyNotComplete(ctx context.Context, tx *sql.Tx, c presence.Completi
 		return presence.Errorf(presence.ErrTokenUsed, "the client token was already used; start a new session")
 	}
 	return presence.Errorf(presence.ErrSessionFinished, "the session has already ended; start a new session")
+}
+
+// SeenFrame finds a stored frame with the same bytes, or a perceptual hash
+// within maxDistance bits. Only distances up to 1 can use the index (such a
+// hash shares word 0 or word 1 exactly), so larger ones are refused.
+func (s *DB) SeenFrame(ctx context.Context, h presence.FrameHash, maxDistance int) (string, bool, error) {
+	if maxDistance > 1 {
+		return "", false, presence.Errorf(presence.ErrInvalid, "frame hash distance above 1 is not indexed")
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT session_id, sha256, w0, w1, w2, w3 FROM frame_hashes WHERE sha256 = ? OR w0 = ? OR w1 = ? LIMIT 50`),
+		h.SHA256, int64(h.Perceptual[0]), int64(h.Perceptual[1]))
+	if err != nil {
+		return "", false, translate(err, "frame hashes")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var sha []byte
+		var w [4]int64
+		if err := rows.Scan(&id, &sha, &w[0], &w[1], &w[2], &w[3]); err != nil {
+			return "", false, translate(err, "frame hashes")
+		}
+		if string(sha) == string(h.SHA256) {
+			return id, true, nil
+		}
+		d := 0
+		for i := range w {
+			d += bits.OnesCount64(uint64(w[i]) ^ h.Perceptual[i])
+		}
+		if d <= maxDistance {
+			return id, true, nil
+		}
+	}
+	return "", false, translate(rows.Err(), "frame hashes")
 }
 
 // AuditImages returns a session's evidence frames in order.
@@ -165,6 +206,9 @@ func (s *DB) DeleteSession(ctx context.Context, id string, rec presence.AuditRec
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT reference_template IS NOT NULL FROM sessions WHERE id = ?`), id).Scan(&hasRef); err != nil {
 			return translate(err, "session")
 		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM frame_hashes WHERE session_id = ?`), id); err != nil {
+			return translate(err, "frame hashes")
+		}
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM audit_images WHERE session_id = ?`), id)
 		if err != nil {
 			return translate(err, "audit images")
@@ -192,6 +236,11 @@ func (s *DB) ExpireSessions(ctx context.Context, now, purgeBefore time.Time) (ex
 		n, _ := res.RowsAffected()
 		expired = int(n)
 		cut := millis(purgeBefore)
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM frame_hashes WHERE session_id IN
+			(SELECT id FROM sessions WHERE (completed_at IS NOT NULL AND completed_at < ?) OR (status = ? AND expires_at < ?))`),
+			cut, presence.StatusExpired, cut); err != nil {
+			return translate(err, "frame hashes")
+		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM audit_images WHERE session_id IN
 			(SELECT id FROM sessions WHERE (completed_at IS NOT NULL AND completed_at < ?) OR (status = ? AND expires_at < ?))`),
 			cut, presence.StatusExpired, cut); err != nil {

@@ -369,3 +369,38 @@ func TestRateWindowsCountAcrossConnections(t *testing.T) {
 		}
 	})
 }
+
+func TestFrameHashesOfPassedSessions(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		s.CreateSession(ctx, newSession("passed"))
+		c := completion("passed", presence.StatusCreated, t0.Add(time.Second))
+		c.FrameHashes = []presence.FrameHash{
+			{Seq: 1, SHA256: hash("frame-1"), Perceptual: [4]uint64{1<<63 | 5, 7, 9, 11}},
+			{Seq: 6, SHA256: hash("frame-6"), Perceptual: [4]uint64{100, 200, 300, 400}},
+		}
+		if err := s.CompleteSession(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		for name, q := range map[string]struct {
+			h    presence.FrameHash
+			want bool
+		}{
+			"same bytes":            {presence.FrameHash{SHA256: hash("frame-6"), Perceptual: [4]uint64{1, 2, 3, 4}}, true},
+			"same picture":          {presence.FrameHash{SHA256: hash("x"), Perceptual: [4]uint64{1<<63 | 5, 7, 9, 11}}, true},
+			"one bit off in word 3": {presence.FrameHash{SHA256: hash("x"), Perceptual: [4]uint64{100, 200, 300, 400 ^ 4}}, true},
+			"one bit off in word 0": {presence.FrameHash{SHA256: hash("x"), Perceptual: [4]uint64{1<<63 | 4, 7, 9, 11}}, true},
+			"two bits off":          {presence.FrameHash{SHA256: hash("x"), Perceptual: [4]uint64{1<<63 | 5, 7, 9, 8}}, false},
+			"unrelated":             {presence.FrameHash{SHA256: hash("y"), Perceptual: [4]uint64{42, 43, 44, 45}}, false},
+		} {
+			id, found, err := s.SeenFrame(ctx, q.h, 1)
+			if err != nil || found != q.want || (found && id != "passed") {
+				t.Errorf("%s: %q %v %v, want %v", name, id, found, err, q.want)
+			}
+		}
+		s.DeleteSession(ctx, "passed", presence.AuditRecord{})
+		if _, found, _ := s.SeenFrame(ctx, presence.FrameHash{SHA256: hash("frame-6")}, 1); found {
+			t.Error("hashes outlived their session")
+		}
+	})
+}

@@ -1,0 +1,97 @@
+// Package apitest starts the real API for tests: real models, a real
+// SQLite file, the capture SDK, on a free port, with an injected clock.
+package apitest
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"presence/engine/enginetest"
+	"presence/httpapi"
+	"presence/liveness"
+	"presence/seal"
+	"presence/session"
+	"presence/sqlstore"
+	"presence/web"
+)
+
+// Clock is an injected time source tests move forward.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// Now returns the current test time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// Options change the server.
+type Options struct {
+	RateLimit    int
+	MaxBodyBytes int64
+	Policy       liveness.Policy
+	// Extra handlers mounted beside the API and the SDK.
+	Extra map[string]http.Handler
+}
+
+// Env is one running server.
+type Env struct {
+	URL      string
+	Key      string // an API key
+	Store    *sqlstore.DB
+	Clock    *Clock
+	Server   *httpapi.Server
+	Sessions *session.Service
+	Sealer   *seal.Sealer
+}
+
+// New starts a server; it stops with the test.
+func New(t testing.TB, o Options) *Env {
+	t.Helper()
+	eng := enginetest.Engine(t)
+	store, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "presence.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	key, _, _ := seal.NewKey()
+	sealer, _ := seal.New(key)
+	clk := &Clock{now: time.Now().UTC()}
+	metrics := httpapi.NewMetrics(func() float64 { return float64(eng.QueueDepth()) }, float64(eng.Workers()))
+	sessions := session.New(session.Config{Store: store, Engine: eng, Sealer: sealer, Now: clk.Now, Observer: metrics, Policy: o.Policy})
+	extra := map[string]http.Handler{"/sdk/": web.SDK()}
+	for k, v := range o.Extra {
+		extra[k] = v
+	}
+	api := httpapi.New(httpapi.Config{
+		Sessions: sessions, Store: store, Metrics: metrics, RateLimit: o.RateLimit, MaxBodyBytes: o.MaxBodyBytes,
+		EngineReady: func() bool { return true }, Extra: extra,
+	})
+	srv := httptest.NewServer(api)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		api.CloseStreams(ctx)
+		srv.Close()
+	})
+	text, _, err := sessions.CreateAPIKey(context.Background(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Env{URL: srv.URL, Key: text, Store: store, Clock: clk, Server: api, Sessions: sessions, Sealer: sealer}
+}

@@ -1,0 +1,91 @@
+package liveness_test
+
+import (
+	"crypto/sha256"
+	"testing"
+	"time"
+
+	"presence"
+	"presence/liveness"
+	"presence/vision"
+)
+
+func meta(seq int, captureMS float64, at time.Duration, content string, h vision.Hash) liveness.FrameMeta {
+	sum := sha256.Sum256([]byte(content))
+	return liveness.FrameMeta{Seq: seq, CaptureMS: captureMS, Nonce: "n1", At: at, SHA256: sum[:], Hash: h}
+}
+
+// distinct returns a hash far from every other distinct(k).
+func distinct(k int) vision.Hash {
+	return vision.Hash{uint64(k) * 0x9E3779B97F4A7C15, uint64(k) * 0xC2B2AE3D27D4EB4F, uint64(k) * 0x165667B19E3779F9, uint64(k) ^ 0xFFFF}
+}
+
+func TestGuardAcceptsALiveStream(t *testing.T) {
+	g := liveness.NewStreamGuard("n1", liveness.DefaultGuardRule())
+	for i := 0; i < 100; i++ {
+		// 10 fps captures arriving with 150 ms of network delay and jitter.
+		at := time.Duration(i)*100*time.Millisecond + 150*time.Millisecond + time.Duration(i%3)*20*time.Millisecond
+		if r := g.Check(meta(i+1, 5000+float64(i)*100, at, string(rune(i)), distinct(i+1))); r != "" {
+			t.Fatalf("frame %d refused: %s", i, r)
+		}
+	}
+}
+
+func TestGuardRefuses(t *testing.T) {
+	rule := liveness.DefaultGuardRule()
+	cases := map[string]func(g *liveness.StreamGuard) presence.ReasonCode{
+		"another session's nonce": func(g *liveness.StreamGuard) presence.ReasonCode {
+			m := meta(1, 0, 0, "a", distinct(1))
+			m.Nonce = "other"
+			return g.Check(m)
+		},
+		"sequence going back": func(g *liveness.StreamGuard) presence.ReasonCode {
+			g.Check(meta(5, 0, 0, "a", distinct(1)))
+			return g.Check(meta(5, 100, 100*time.Millisecond, "b", distinct(2)))
+		},
+		"capture time going back": func(g *liveness.StreamGuard) presence.ReasonCode {
+			g.Check(meta(1, 1000, 0, "a", distinct(1)))
+			return g.Check(meta(2, 900, 100*time.Millisecond, "b", distinct(2)))
+		},
+		"frames faster than real time": func(g *liveness.StreamGuard) presence.ReasonCode {
+			var r presence.ReasonCode
+			// 30 frames claiming 3 s of capture arrive within 0.6 s.
+			for i := 0; i < 30 && r == ""; i++ {
+				r = g.Check(meta(i+1, float64(i)*100, time.Duration(i)*20*time.Millisecond, string(rune(i)), distinct(i+1)))
+			}
+			return r
+		},
+		"a still picture": func(g *liveness.StreamGuard) presence.ReasonCode {
+			var r presence.ReasonCode
+			for i := 0; i < 30 && r == ""; i++ {
+				r = g.Check(meta(i+1, float64(i)*100, time.Duration(i)*100*time.Millisecond, "same bytes", distinct(1)))
+			}
+			return r
+		},
+		"a looping recording": func(g *liveness.StreamGuard) presence.ReasonCode {
+			var r presence.ReasonCode
+			// 25 distinct frames played twice at 10 fps.
+			for i := 0; i < 50 && r == ""; i++ {
+				r = g.Check(meta(i+1, float64(i)*100, time.Duration(i)*100*time.Millisecond, string(rune(i)), distinct(i%25+1)))
+			}
+			return r
+		},
+	}
+	for name, run := range cases {
+		if r := run(liveness.NewStreamGuard("n1", rule)); r == "" {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	// A few repeated frames (a camera that stalls, a duplicated video
+	// frame) are fine.
+	g := liveness.NewStreamGuard("n1", rule)
+	for i := 0; i < 30; i++ {
+		content := string(rune(i))
+		if i%10 < 3 {
+			content = "dup"
+		}
+		if r := g.Check(meta(i+1, float64(i)*100, time.Duration(i)*100*time.Millisecond, content, distinct(i+1))); r != "" {
+			t.Fatalf("frame %d with short repeats refused: %s", i, r)
+		}
+	}
+}

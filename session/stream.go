@@ -1,0 +1,339 @@
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"presence"
+	"presence/engine"
+	"presence/liveness"
+	"presence/vision"
+)
+
+// StreamConn is the device's message connection (a WebSocket): text
+// messages carry JSON, binary ones carry frames.
+type StreamConn interface {
+	Read(ctx context.Context) (binary bool, data []byte, err error)
+	WriteJSON(ctx context.Context, v any) error
+}
+
+// Protocol limits of a stream.
+const (
+	helloTimeout   = 10 * time.Second
+	maxStreamFPS   = 10
+	keepFrameEvery = 5 // every fifth frame of a passed session is remembered
+	passiveFrames  = 3 // good frames a streamed passive check fuses
+)
+
+// streamError is the message a refused stream gets before it is closed.
+type streamError struct {
+	Type    string             `json:"type"`
+	Code    presence.ErrorCode `json:"code"`
+	Message string             `json:"message"`
+}
+
+func sendError(ctx context.Context, conn StreamConn, err error) error {
+	conn.WriteJSON(ctx, streamError{Type: "error", Code: presence.ErrorCodeOf(err), Message: presence.ErrorMessage(err)})
+	return err
+}
+
+// ready opens the stream for the device: the nonce every frame must carry,
+// how many steps there are (not which), and how fast to send.
+type ready struct {
+	Type   string        `json:"type"`
+	Mode   presence.Mode `json:"mode"`
+	Nonce  string        `json:"nonce"`
+	Steps  int           `json:"steps,omitempty"`
+	MaxFPS int           `json:"max_fps"`
+}
+
+// done ends the stream. The device learns that the check ended and, only
+// when it was too poor to judge, what to do better: never the decision.
+type done struct {
+	Type     string            `json:"type"`
+	Status   presence.Status   `json:"status"`
+	Guidance []presence.Reason `json:"guidance"`
+}
+
+// frameHeader is the JSON header of a binary frame message: a 2-byte
+// big-endian length, the header, then the image bytes.
+type frameHeader struct {
+	Seq   int     `json:"seq"`
+	TS    float64 `json:"ts"`
+	Nonce string  `json:"nonce"`
+}
+
+func parseFrame(data []byte) (frameHeader, []byte, error) {
+	var h frameHeader
+	if len(data) < 2 {
+		return h, nil, presence.Errorf(presence.ErrInvalid, "frame message too short")
+	}
+	n := int(binary.BigEndian.Uint16(data))
+	if n == 0 || 2+n > len(data) {
+		return h, nil, presence.Errorf(presence.ErrInvalid, "frame header length out of range")
+	}
+	if err := json.Unmarshal(data[2:2+n], &h); err != nil {
+		return h, nil, presence.Errorf(presence.ErrInvalid, "frame header is not JSON")
+	}
+	return h, data[2+n:], nil
+}
+
+// Stream runs a session over a live connection: the first message must be
+// {"type":"hello","token":...} with the session's client token, which it
+// spends; then the device sends frames and receives guidance, steps and
+// the end. The session ends failed if the device goes away first.
+func (s *Service) Stream(ctx context.Context, id string, conn StreamConn) error {
+	helloCtx, cancel := context.WithTimeout(ctx, helloTimeout)
+	isBinary, msg, err := conn.Read(helloCtx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	var hello struct {
+		Type  string `json:"type"`
+		Token string `json:"token"`
+	}
+	if isBinary || json.Unmarshal(msg, &hello) != nil || hello.Type != "hello" {
+		return sendError(ctx, conn, presence.Errorf(presence.ErrInvalid, `the first message must be {"type":"hello","token":"..."}`))
+	}
+	sess, err := s.SessionForToken(ctx, id, hello.Token)
+	if err != nil {
+		return sendError(ctx, conn, err)
+	}
+	if err := s.cfg.Store.StartSession(ctx, id, secretHash(hello.Token), s.cfg.Now()); err != nil {
+		return sendError(ctx, conn, err)
+	}
+	st := &stream{svc: s, sess: sess, conn: conn, start: time.Now()}
+	if err := st.setUp(); err != nil {
+		// A stored plan that does not parse: the session stays in
+		// progress and expires; the device is told it cannot go on.
+		return sendError(ctx, conn, err)
+	}
+	if err := conn.WriteJSON(ctx, ready{Type: "ready", Mode: sess.Mode, Nonce: st.plan.Nonce, Steps: len(st.plan.Steps), MaxFPS: maxStreamFPS}); err != nil {
+		st.end(context.WithoutCancel(ctx), liveness.Frame{}, err)
+		return err
+	}
+	return st.run(ctx)
+}
+
+// stream is one connected session.
+type stream struct {
+	svc   *Service
+	sess  *presence.Session
+	conn  StreamConn
+	start time.Time
+	plan  liveness.Plan
+	judge liveness.Judge
+	guard *liveness.StreamGuard
+
+	seq      int
+	timings  presence.Timings
+	audit    []presence.AuditImage
+	keep     []presence.FrameHash
+	deadline time.Duration
+}
+
+func (st *stream) setUp() error {
+	cfg := st.svc.cfg
+	switch st.sess.Mode {
+	case presence.ModeActive:
+		if err := json.Unmarshal(st.sess.Challenge, &st.plan); err != nil || len(st.plan.Steps) == 0 {
+			return presence.WrapError(presence.ErrInternal, err, "the session's challenge is unreadable")
+		}
+		p := cfg.Policy
+		p.Liveness = cfg.Engine.Thresholds().Liveness
+		st.judge = liveness.NewMachine(st.plan, p)
+		st.deadline = p.AlignTimeout + time.Duration(len(st.plan.Steps))*p.StepTimeout + 5*time.Second
+	default:
+		st.plan = liveness.Plan{Nonce: randomID("", 16)}
+		t := cfg.Engine.Thresholds()
+		timeout := cfg.Policy.AlignTimeout
+		st.judge = liveness.NewPassiveStream(liveness.PassiveRule{Liveness: t.Liveness, SameFace: cfg.SameFace}, passiveFrames, timeout)
+		st.deadline = timeout + 5*time.Second
+	}
+	st.guard = liveness.NewStreamGuard(st.plan.Nonce, cfg.Guard)
+	return nil
+}
+
+type incoming struct {
+	binary bool
+	data   []byte
+	err    error
+	at     time.Duration
+}
+
+// run reads frames on one goroutine and judges them on this one; when
+// judging falls behind, the oldest waiting frame is dropped rather than
+// letting latency grow.
+func (st *stream) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	frames := make(chan incoming, 2)
+	go func() {
+		defer close(frames)
+		for {
+			b, data, err := st.conn.Read(ctx)
+			msg := incoming{binary: b, data: data, err: err, at: time.Since(st.start)}
+			select {
+			case frames <- msg:
+			default:
+				select { // full: drop the oldest, keep the newest
+				case <-frames:
+				default:
+				}
+				frames <- msg
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			at := time.Since(st.start)
+			events := st.judge.Tick(at)
+			if len(events) == 0 && at > st.deadline {
+				events = []liveness.Event{st.judge.Fail(at, presence.DecisionInconclusive, presence.ReasonSessionTimeout)}
+			}
+			if err := st.send(ctx, events); err != nil || st.judge.Done() {
+				return st.end(ctx, liveness.Frame{At: at}, err)
+			}
+		case msg, ok := <-frames:
+			if !ok || msg.err != nil {
+				at := time.Since(st.start)
+				st.judge.Fail(at, presence.DecisionInconclusive, presence.ReasonConnectionLost)
+				return st.end(context.WithoutCancel(ctx), liveness.Frame{At: at}, errors.New("connection lost"))
+			}
+			if !msg.binary {
+				continue // control messages are ignored; "cancel" is a close
+			}
+			events, err := st.frame(ctx, msg)
+			if err != nil {
+				st.judge.Fail(msg.at, presence.DecisionInconclusive, presence.ReasonConnectionLost)
+				st.end(context.WithoutCancel(ctx), liveness.Frame{At: msg.at}, err)
+				return sendError(ctx, st.conn, err)
+			}
+			if err := st.send(ctx, events); err != nil || st.judge.Done() {
+				return st.end(ctx, liveness.Frame{At: msg.at}, err)
+			}
+		}
+	}
+}
+
+// frame checks and judges one frame message.
+func (st *stream) frame(ctx context.Context, msg incoming) ([]liveness.Event, error) {
+	cfg := st.svc.cfg
+	h, data, err := parseFrame(msg.data)
+	if err != nil {
+		return nil, err
+	}
+	decodeStart := time.Now()
+	img, _, err := vision.Decode(data, cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	decode := msSince(decodeStart)
+	sum := sha256.Sum256(data)
+	fh := presence.FrameHash{Seq: h.Seq, SHA256: sum[:], Perceptual: vision.PerceptualHash(img)}
+	if reason := st.guard.Check(liveness.FrameMeta{Seq: h.Seq, CaptureMS: h.TS, Nonce: h.Nonce, At: msg.at, SHA256: fh.SHA256, Hash: fh.Perceptual}); reason != "" {
+		return []liveness.Event{st.judge.Fail(msg.at, presence.DecisionFake, reason)}, nil
+	}
+	if other, seen, err := cfg.Store.SeenFrame(ctx, fh, cfg.Guard.LoopDistance); err != nil {
+		return nil, err
+	} else if seen && other != st.sess.ID {
+		cfg.Log.Warn("frame replayed from another session", "session", st.sess.ID, "other", other)
+		return []liveness.Event{st.judge.Fail(msg.at, presence.DecisionFake, presence.ReasonReplayedFrame)}, nil
+	}
+	full := st.judge.WantFull()
+	a, err := cfg.Engine.Analyze(ctx, img, engine.Options{SkipLiveness: !full, SkipEmbedding: !full})
+	if err != nil {
+		return nil, err
+	}
+	a.Timings.Decode = decode
+	a.Timings.Total += decode
+	addTimings(&st.timings, a.Timings)
+	if cfg.Observer != nil {
+		cfg.Observer.FrameAnalysed(a.Timings)
+	}
+	st.seq++
+	if st.seq%keepFrameEvery == 1 {
+		st.keep = append(st.keep, fh)
+	}
+	if full && a.Decision != presence.DecisionInconclusive && len(st.audit) < st.sess.AuditImages {
+		st.audit = append(st.audit, presence.AuditImage{Index: len(st.audit), ContentType: contentType(data), Data: data})
+	}
+	return st.judge.Observe(liveness.Frame{At: msg.at, Analysis: a}), nil
+}
+
+// send forwards events to the device.
+func (st *stream) send(ctx context.Context, events []liveness.Event) error {
+	for _, e := range events {
+		if e.Type == liveness.EventDone {
+			continue // sent by end, with the status
+		}
+		if err := st.conn.WriteJSON(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// end stores the verdict (or the failure) and tells the device.
+func (st *stream) end(ctx context.Context, last liveness.Frame, cause error) error {
+	cfg := st.svc.cfg
+	res := st.judge.Result()
+	status := presence.StatusSucceeded
+	if res == nil {
+		res = &liveness.Result{Decision: presence.DecisionInconclusive, Reasons: []presence.Reason{presence.NewReason(presence.ReasonConnectionLost)}}
+	}
+	if len(res.Reasons) > 0 && (res.Reasons[0].Code == presence.ReasonConnectionLost || res.Reasons[0].Code == presence.ReasonSessionTimeout) {
+		status = presence.StatusFailed
+	}
+	v := &presence.Verdict{Decision: res.Decision, Score: res.Score, Reasons: res.Reasons, Models: cfg.Engine.Manifest().Versions(), Timings: st.timings}
+	v.Challenge, _ = json.Marshal(struct {
+		Steps      []liveness.StepKind   `json:"steps,omitempty"`
+		Transcript []liveness.StepRecord `json:"transcript,omitempty"`
+		Frames     int                   `json:"frames"`
+		Judged     int                   `json:"judged_frames"`
+	}{st.plan.Steps, res.Transcript, res.Frames, res.Judged})
+	if st.sess.ReferenceTemplate != nil && len(res.Embedding) > 0 {
+		ref, err := cfg.Sealer.OpenEmbedding(st.sess.ReferenceTemplate, st.sess.ID)
+		if err != nil {
+			return presence.WrapError(presence.ErrInternal, err, "the reference template could not be opened")
+		}
+		m := presence.NewMatch(res.Embedding, ref, cfg.Engine.Thresholds().Match)
+		v.Match = &m
+	}
+	now := cfg.Now()
+	c := presence.Completion{
+		SessionID: st.sess.ID, Status: status, Verdict: v, At: now, FromStatus: presence.StatusInProgress,
+		AuditImages: st.audit, Audit: auditRecord(st.sess, v, now),
+	}
+	if v.Decision == presence.DecisionRealFace {
+		c.FrameHashes = st.keep
+	}
+	if err := cfg.Store.CompleteSession(ctx, c); err != nil {
+		cfg.Log.Warn("stream verdict not stored", "session", st.sess.ID, "err", err)
+		return err
+	}
+	if cfg.Observer != nil {
+		cfg.Observer.Verdict(st.sess.Mode, v)
+	}
+	cfg.Log.Info("verdict", "session", st.sess.ID, "mode", st.sess.Mode, "decision", v.Decision, "status", status, "frames", res.Frames)
+	var guidance []presence.Reason
+	if v.Decision == presence.DecisionInconclusive {
+		guidance = v.Reasons
+	}
+	if guidance == nil {
+		guidance = []presence.Reason{}
+	}
+	st.conn.WriteJSON(ctx, done{Type: "done", Status: status, Guidance: guidance})
+	return cause
+}

@@ -1,0 +1,48 @@
+package vision
+
+import (
+	"math/bits"
+	"sort"
+
+	"presence"
+)
+
+// Hash is a 256-bit perceptual hash of a frame: the frame is averaged down
+// to 16x16 grey cells and each bit says whether its cell is brighter than
+// the median cell. Re-encoding or rescaling a frame barely changes it;
+// camera noise, movement and light between two live frames change many
+// bits (distances measured in docs/active.md).
+type Hash [4]uint64
+
+// PerceptualHash hashes the whole frame.
+func PerceptualHash(img *presence.Image) Hash {
+	const cells, sub = 16, 4
+	// Sample 64x64 and average 4x4 blocks: averaging over many samples
+	// keeps the hash from aliasing on large frames.
+	patch := GrayPatch(img, presence.Box{X2: float64(img.Width), Y2: float64(img.Height)}, cells*sub)
+	var mean [cells * cells]float32
+	for y := 0; y < cells*sub; y++ {
+		for x := 0; x < cells*sub; x++ {
+			mean[(y/sub)*cells+x/sub] += patch[y*cells*sub+x]
+		}
+	}
+	sorted := append([]float32(nil), mean[:]...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	median := (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
+	var h Hash
+	for i, v := range mean {
+		if v > median {
+			h[i/64] |= 1 << (i % 64)
+		}
+	}
+	return h
+}
+
+// Distance is the number of differing bits.
+func (h Hash) Distance(o Hash) int {
+	n := 0
+	for i := range h {
+		n += bits.OnesCount64(h[i] ^ o[i])
+	}
+	return n
+}

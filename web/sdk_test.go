@@ -1,0 +1,229 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"presence/httpapi/apitest"
+	"presence/liveness"
+	"presence/presencetest"
+)
+
+func policy(timeout time.Duration, min int, steps ...liveness.StepKind) liveness.Policy {
+	p := liveness.DefaultPolicy()
+	p.Steps, p.MinSteps, p.MaxSteps, p.StepTimeout = steps, min, min, timeout
+	return p
+}
+
+// createSession starts a session through the API as a relying party does.
+func createSession(t *testing.T, e *apitest.Env, body string) (id, token string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", e.URL+"/v1/sessions", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+e.Key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		ID          string `json:"id"`
+		ClientToken string `json:"client_token"`
+	}
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 201 || json.Unmarshal(raw, &out) != nil {
+		t.Fatalf("create: %d %s", res.StatusCode, raw)
+	}
+	return out.ID, out.ClientToken
+}
+
+func verdict(t *testing.T, e *apitest.Env, id string) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.URL+"/v1/sessions/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+e.Key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	raw, _ := io.ReadAll(res.Body)
+	json.Unmarshal(raw, &out)
+	out["raw"] = string(raw)
+	return out
+}
+
+// capture opens the SDK's demo page for a session in a fresh browser.
+func capture(t *testing.T, e *apitest.Env, cam presencetest.Camera, id, token string, before string) context.Context {
+	t.Helper()
+	ctx := presencetest.Browser(t, cam)
+	if before != "" {
+		presencetest.OnNewDocument(t, ctx, before)
+	}
+	page := fmt.Sprintf("%s/sdk/demo.html?session=%s&token=%s", e.URL, url.QueryEscape(id), url.QueryEscape(token))
+	if err := chromedp.Do(ctx, chromedp.Navigate(page)); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+func waitDone(t *testing.T, ctx context.Context, within time.Duration) map[string]any {
+	t.Helper()
+	if !presencetest.WaitFor(t, ctx, "window.presenceResult !== null", within) {
+		states := presencetest.Eval[[]string](t, ctx, "window.presenceStates")
+		t.Fatalf("the SDK did not finish; states %v", states)
+	}
+	return presencetest.Eval[map[string]any](t, ctx, "window.presenceResult")
+}
+
+func talkClip(t *testing.T) string {
+	return presencetest.Y4M(t, presencetest.DataFile(t, "video_live/blink_talking_1face_720p.mp4"), 640, 15, 0)
+}
+
+// TestRealClipPassesBlinkSession: Chromium's camera plays the talking clip;
+// the SDK streams it through a two-blink session; the backend reads
+// realface.
+func TestRealClipPassesBlinkSession(t *testing.T) {
+	e := apitest.New(t, apitest.Options{Policy: policy(8*time.Second, 2, liveness.StepBlink)})
+	id, token := createSession(t, e, `{"mode":"active"}`)
+	ctx := capture(t, e, presencetest.Camera{Y4M: talkClip(t)}, id, token, "")
+	if presencetest.WaitFor(t, ctx, `document.querySelector('.presence-capture[data-state=step]') !== null`, 20*time.Second) {
+		presencetest.Screenshot(t, ctx, "sdk-step-blink")
+	}
+	r := waitDone(t, ctx, 30*time.Second)
+	presencetest.Screenshot(t, ctx, "sdk-done")
+	if r["status"] != "succeeded" {
+		t.Fatalf("SDK result %v", r)
+	}
+	v := verdict(t, e, id)
+	if v["decision"] != "realface" {
+		t.Fatalf("verdict %s", v["raw"])
+	}
+	if text := presencetest.Eval[string](t, ctx, "document.body.innerText"); strings.Contains(text, "score") || strings.Contains(text, "realface") {
+		t.Errorf("the page shows the verdict: %q", text)
+	}
+}
+
+// TestRealClipFailsStepsItNeverPerforms: the talking head never turns.
+func TestRealClipFailsStepsItNeverPerforms(t *testing.T) {
+	e := apitest.New(t, apitest.Options{Policy: policy(4*time.Second, 2, liveness.StepTurnLeft, liveness.StepTurnRight)})
+	id, token := createSession(t, e, `{"mode":"active"}`)
+	ctx := capture(t, e, presencetest.Camera{Y4M: talkClip(t)}, id, token, "")
+	if presencetest.WaitFor(t, ctx, `document.querySelector('.presence-capture[data-state=step]') !== null`, 20*time.Second) {
+		presencetest.Screenshot(t, ctx, "sdk-step-turn")
+	}
+	r := waitDone(t, ctx, 30*time.Second)
+	presencetest.Screenshot(t, ctx, "sdk-try-again")
+	v := verdict(t, e, id)
+	if v["decision"] == "realface" || !strings.Contains(v["raw"].(string), "challenge_failed") {
+		t.Fatalf("verdict %s (SDK %v)", v["raw"], r)
+	}
+}
+
+// TestStillPhotoFailsActiveSessions: a camera showing one photo, for every
+// step kind.
+func TestStillPhotoFailsActiveSessions(t *testing.T) {
+	still := presencetest.Y4M(t, presencetest.DataFile(t, "pad_silentface_samples/image_T1.jpg"), 480, 15, 20)
+	for _, step := range liveness.AllSteps {
+		t.Run(string(step), func(t *testing.T) {
+			e := apitest.New(t, apitest.Options{Policy: policy(4*time.Second, 2, step)})
+			id, token := createSession(t, e, `{"mode":"active"}`)
+			ctx := capture(t, e, presencetest.Camera{Y4M: still}, id, token, "")
+			waitDone(t, ctx, 30*time.Second)
+			if step == liveness.StepBlink {
+				presencetest.Screenshot(t, ctx, "sdk-still-photo")
+			}
+			if v := verdict(t, e, id); v["decision"] == "realface" || v["status"] == "in_progress" {
+				t.Fatalf("still photo: %s", v["raw"])
+			}
+		})
+	}
+}
+
+func TestPassiveCapture(t *testing.T) {
+	e := apitest.New(t, apitest.Options{})
+	id, token := createSession(t, e, `{"mode":"passive"}`)
+	ctx := capture(t, e, presencetest.Camera{Y4M: talkClip(t)}, id, token, "")
+	r := waitDone(t, ctx, 30*time.Second)
+	presencetest.Screenshot(t, ctx, "sdk-passive-done")
+	if v := verdict(t, e, id); r["status"] != "succeeded" || v["decision"] == nil {
+		t.Fatalf("passive: %v %s", r, v["raw"])
+	}
+}
+
+// TestErrorStates drives every failure the person can meet and checks the
+// state and its message.
+func TestErrorStates(t *testing.T) {
+	e := apitest.New(t, apitest.Options{Policy: policy(8*time.Second, 2, liveness.StepTurnLeft)})
+	cases := []struct {
+		name   string
+		cam    presencetest.Camera
+		before string
+		state  string
+		text   string
+	}{
+		{"permission-denied", presencetest.Camera{AskPermission: true, Y4M: talkClip(t)}, "", "permission_denied", "Camera access was denied"},
+		{"no-camera", presencetest.Camera{NoDevice: true}, "", "no_camera", "No camera was found"},
+		{"camera-in-use", presencetest.Camera{Y4M: talkClip(t)},
+			`navigator.mediaDevices.getUserMedia = function () { return Promise.reject(new DOMException('Could not start video source', 'NotReadableError')); };`,
+			"camera_in_use", "in use by another application"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			id, token := createSession(t, e, `{"mode":"active"}`)
+			ctx := capture(t, e, c.cam, id, token, c.before)
+			waitDone(t, ctx, 20*time.Second)
+			presencetest.Screenshot(t, ctx, "sdk-"+c.name)
+			state := presencetest.Eval[string](t, ctx, `document.querySelector('.presence-capture').getAttribute('data-state')`)
+			text := presencetest.Eval[string](t, ctx, `document.querySelector('.pc-step').textContent`)
+			if state != c.state || !strings.Contains(text, c.text) {
+				t.Fatalf("state %q text %q, want %q with %q", state, text, c.state, c.text)
+			}
+			// The token was never sent: the session is still waiting.
+			if v := verdict(t, e, id); v["status"] != "created" {
+				t.Errorf("session after a camera failure: %v", v["status"])
+			}
+		})
+	}
+	t.Run("session-expired", func(t *testing.T) {
+		id, token := createSession(t, e, `{"mode":"active","ttl_seconds":30}`)
+		e.Clock.Advance(time.Minute)
+		ctx := capture(t, e, presencetest.Camera{Y4M: talkClip(t)}, id, token, "")
+		waitDone(t, ctx, 20*time.Second)
+		presencetest.Screenshot(t, ctx, "sdk-session-expired")
+		if text := presencetest.Eval[string](t, ctx, `document.querySelector('.pc-step').textContent`); !strings.Contains(text, "expired") {
+			t.Fatalf("text %q", text)
+		}
+	})
+}
+
+func TestNetworkLost(t *testing.T) {
+	e := apitest.New(t, apitest.Options{Policy: policy(20*time.Second, 2, liveness.StepTurnLeft)})
+	id, token := createSession(t, e, `{"mode":"active"}`)
+	ctx := capture(t, e, presencetest.Camera{Y4M: talkClip(t)}, id, token, "")
+	if !presencetest.WaitFor(t, ctx, `document.querySelector('.presence-capture[data-state=step]') !== null`, 20*time.Second) {
+		t.Fatal("never reached the first step")
+	}
+	// The server drops every stream, as a lost network does.
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e.Server.CloseStreams(stopCtx)
+	waitDone(t, ctx, 10*time.Second)
+	presencetest.Screenshot(t, ctx, "sdk-network-lost")
+	if text := presencetest.Eval[string](t, ctx, `document.querySelector('.pc-step').textContent`); !strings.Contains(text, "connection was lost") {
+		t.Fatalf("text %q", text)
+	}
+	if v := verdict(t, e, id); v["status"] != "failed" || !bytes.Contains([]byte(v["raw"].(string)), []byte("connection_lost")) {
+		t.Fatalf("session after the drop: %s", v["raw"])
+	}
+}

@@ -1,0 +1,23 @@
+// Package web holds what Presence serves to browsers, embedded in the
+// binary: the capture SDK (/sdk/) and the face-login app.
+package web
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+)
+
+//go:embed sdk
+var sdk embed.FS
+
+// SDK serves the capture SDK and its demo page under /sdk/.
+func SDK() http.Handler {
+	sub, _ := fs.Sub(sdk, "sdk")
+	files := http.StripPrefix("/sdk/", http.FileServer(http.FS(sub)))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		files.ServeHTTP(w, r)
+	})
+}
