@@ -51,6 +51,10 @@ fuzz: build
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 15s .
 	$(GO) test -run '^$$' -fuzz FuzzReadLabels -fuzztime 15s ./eval
 	$(GO) test -run '^$$' -fuzz FuzzReadPairs -fuzztime 15s ./eval
+	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 15s ./seal
+	$(GO) test -run '^$$' -fuzz FuzzParseFrame -fuzztime 15s ./session
+	$(GO) test -run '^$$' -fuzz FuzzDecodeCreateRequest -fuzztime 15s ./httpapi
+	$(GO) test -run '^$$' -fuzz FuzzReadFrames -fuzztime 15s ./httpapi
 
 clean:
 	rm -rf bin
