@@ -35,6 +35,10 @@ const (
 	ErrTooManyFrames    ErrorCode = "too_many_frames"
 	ErrReferenceNoFace  ErrorCode = "reference_no_face"
 	ErrUnsupportedMedia ErrorCode = "unsupported_media_type"
+
+	// Subjects.
+	ErrSessionNotLive ErrorCode = "session_not_live"
+	ErrDuplicateFace  ErrorCode = "duplicate_face"
 )
 
 // Error is a failure with a code and a message that is safe to show to the

@@ -49,6 +49,9 @@ type Session struct {
 	ReferenceTemplate []byte
 	// SubjectID names an enrolled subject as the reference instead.
 	SubjectID string
+	// ProbeTemplate is the sealed template of the face judged in the
+	// session, kept to enrol or verify it later.
+	ProbeTemplate []byte
 	// Challenge is the active-mode plan (steps and nonce), JSON, fixed at
 	// creation.
 	Challenge   []byte
@@ -162,6 +165,8 @@ type Completion struct {
 	FromStatus Status
 	// FrameHashes of a passed session, kept to catch its frames replayed.
 	FrameHashes []FrameHash
+	// ProbeTemplate is the sealed template of the judged face.
+	ProbeTemplate []byte
 }
 
 // FrameHash identifies a frame: the SHA-256 of its bytes and its 256-bit
@@ -178,6 +183,8 @@ type Erased struct {
 	AuditImages       int  `json:"audit_images"`
 	ReferenceTemplate bool `json:"reference_template"`
 	Templates         int  `json:"templates,omitempty"`
+	Sessions          int  `json:"sessions,omitempty"`
+	ProbeTemplates    int  `json:"probe_templates,omitempty"`
 }
 
 // SessionStore keeps sessions; every method is atomic, so any node can
@@ -232,6 +239,7 @@ type RateLimiter interface {
 // Store is all persistent state; SQLite and PostgreSQL implement it.
 type Store interface {
 	SessionStore
+	SubjectStore
 	KeyStore
 	AuditLog
 	RateLimiter

@@ -312,7 +312,7 @@ func newHTTPBenchTarget(c benchConfig, eng *engine.Engine, cfg Config) (benchTar
 	}
 	key, _, _ := seal.NewKey()
 	sealer, _ := seal.New(key)
-	sessions, err := newSessionService(cfg, store, eng, sealer, nil, nil)
+	sessions, err := newSessionService(cfg, store, eng, sealer, nil, nil, nil)
 	if err != nil {
 		store.Close()
 		os.RemoveAll(dir)

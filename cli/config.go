@@ -56,8 +56,11 @@ type Config struct {
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
 	// Active is what active sessions may ask for.
 	Active ActiveConfig `json:"active"`
-	LogFormat       string   `json:"log_format"`
-	LogLevel        string   `json:"log_level"`
+	// DuplicateFaces is what enrolling a face already enrolled under
+	// another subject does: warn (enrol, report) or refuse.
+	DuplicateFaces string `json:"duplicate_faces"`
+	LogFormat      string `json:"log_format"`
+	LogLevel       string `json:"log_level"`
 }
 
 // ActiveConfig is the operator's policy for active sessions.
@@ -165,6 +168,7 @@ func DefaultConfig() Config {
 		Retention:       Duration(30 * 24 * time.Hour),
 		ShutdownTimeout: Duration(30 * time.Second),
 		LogFormat:       "text",
+		DuplicateFaces:  "warn",
 		LogLevel:        "info",
 	}
 }
@@ -372,6 +376,13 @@ func (c *Config) bindServerFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Active.MinSteps, "active-min-steps", c.Active.MinSteps, "fewest steps of an active session (default 2)")
 	fs.IntVar(&c.Active.MaxSteps, "active-max-steps", c.Active.MaxSteps, "most steps of an active session (default 4)")
 	fs.Var(&c.Active.StepTimeout, "active-step-timeout", "time for each step (default 8s)")
+	fs.Func("duplicate-faces", "enrolling a face already enrolled under another subject: warn (enrol and report) or refuse", func(v string) error {
+		if v != "warn" && v != "refuse" {
+			return fmt.Errorf("want warn or refuse")
+		}
+		c.DuplicateFaces = v
+		return nil
+	})
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (env PRESENCE_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env PRESENCE_LOG_LEVEL)")
 }

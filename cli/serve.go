@@ -21,6 +21,7 @@ import (
 	"presence/seal"
 	"presence/session"
 	"presence/sqlstore"
+	"presence/subjects"
 	"presence/web"
 )
 
@@ -88,7 +89,7 @@ func openSealer(cfg Config, log *slog.Logger) (*seal.Sealer, error) {
 }
 
 // newSessionService wires the session service.
-func newSessionService(cfg Config, store presence.Store, eng session.Analyzer, sealer *seal.Sealer, log *slog.Logger, obs session.Observer) (*session.Service, error) {
+func newSessionService(cfg Config, store presence.Store, eng session.Analyzer, sealer *seal.Sealer, log *slog.Logger, obs session.Observer, subs session.Matcher) (*session.Service, error) {
 	policy, err := cfg.Active.Policy(cfg.Thresholds)
 	if err != nil {
 		return nil, err
@@ -96,8 +97,15 @@ func newSessionService(cfg Config, store presence.Store, eng session.Analyzer, s
 	return session.New(session.Config{
 		Store: store, Engine: eng, Sealer: sealer, Log: log, Observer: obs,
 		DefaultTTL: time.Duration(cfg.SessionTTL), MaxTTL: time.Duration(cfg.MaxSessionTTL),
-		MaxFrames: cfg.MaxFrames, Limits: cfg.Limits(), Policy: policy,
+		MaxFrames: cfg.MaxFrames, Limits: cfg.Limits(), Policy: policy, Subjects: subs,
 	}), nil
+}
+
+// newSubjectService wires enrolment and matching.
+func newSubjectService(cfg Config, store presence.Store, sealer *seal.Sealer, log *slog.Logger) *subjects.Service {
+	return subjects.New(subjects.Config{
+		Store: store, Sealer: sealer, Log: log, Match: cfg.Thresholds.Match, Duplicates: cfg.DuplicateFaces,
+	})
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -128,12 +136,13 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	defer closeEngine()
 
 	metrics := httpapi.NewMetrics(func() float64 { return float64(eng.QueueDepth()) }, float64(eng.Workers()))
-	sessions, err := newSessionService(cfg, store, eng, sealer, log, metrics)
+	subs := newSubjectService(cfg, store, sealer, log)
+	sessions, err := newSessionService(cfg, store, eng, sealer, log, metrics, subs)
 	if err != nil {
 		return err
 	}
 	api := httpapi.New(httpapi.Config{
-		Sessions: sessions, Store: store, Log: log, Metrics: metrics,
+		Sessions: sessions, Subjects: subs, Store: store, Log: log, Metrics: metrics,
 		RateLimit: cfg.RateLimit, MaxBodyBytes: cfg.MaxBodyBytes,
 		EngineReady: func() bool { return true },
 		Extra:       map[string]http.Handler{"/sdk/": web.SDK()},

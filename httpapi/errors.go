@@ -31,6 +31,8 @@ var statusOf = map[presence.ErrorCode]int{
 	presence.ErrTokenUsed:         http.StatusConflict,
 	presence.ErrSessionFinished:   http.StatusConflict,
 	presence.ErrSessionExpired:    http.StatusGone,
+	presence.ErrSessionNotLive:    http.StatusConflict,
+	presence.ErrDuplicateFace:     http.StatusConflict,
 	presence.ErrRateLimited:       http.StatusTooManyRequests,
 	presence.ErrUnavailable:       http.StatusServiceUnavailable,
 	presence.ErrInternal:          http.StatusInternalServerError,

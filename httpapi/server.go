@@ -18,11 +18,14 @@ import (
 
 	"presence"
 	"presence/session"
+	"presence/subjects"
 )
 
 // Config wires the API.
 type Config struct {
 	Sessions *session.Service
+	// Subjects enables /v1/subjects and /v1/identify.
+	Subjects *subjects.Service
 	Store    presence.Store
 	Log      *slog.Logger
 	Metrics  *Metrics
@@ -72,6 +75,19 @@ func New(cfg Config) *Server {
 	s.route("/v1/sessions/{id}/stream", map[string]http.HandlerFunc{
 		http.MethodGet: s.stream,
 	})
+	if cfg.Subjects != nil {
+		s.route("/v1/subjects", map[string]http.HandlerFunc{
+			http.MethodPost: s.withKey(s.createSubject),
+			http.MethodGet:  s.withKey(s.listSubjects),
+		})
+		s.route("/v1/subjects/{id}", map[string]http.HandlerFunc{
+			http.MethodGet:    s.withKey(s.getSubject),
+			http.MethodDelete: s.withKey(s.deleteSubject),
+		})
+		s.route("/v1/subjects/{id}/enrol", map[string]http.HandlerFunc{http.MethodPost: s.withKey(s.enrol)})
+		s.route("/v1/subjects/{id}/verify", map[string]http.HandlerFunc{http.MethodPost: s.withKey(s.verify)})
+		s.route("/v1/identify", map[string]http.HandlerFunc{http.MethodPost: s.withKey(s.identify)})
+	}
 	s.route("/v1/openapi.json", map[string]http.HandlerFunc{http.MethodGet: serveOpenAPI})
 	s.route("/healthz", map[string]http.HandlerFunc{http.MethodGet: s.healthz})
 	s.route("/readyz", map[string]http.HandlerFunc{http.MethodGet: s.readyz})

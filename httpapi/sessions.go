@@ -158,6 +158,7 @@ type sessionResponse struct {
 	Decision      presence.Decision       `json:"decision,omitempty"`
 	Score         *float64                `json:"score,omitempty"`
 	Reasons       []presence.Reason       `json:"reasons"`
+	SubjectID     string                  `json:"subject_id,omitempty"`
 	Match         *presence.Match         `json:"match,omitempty"`
 	Frames        []presence.FrameResult  `json:"frames,omitempty"`
 	AuditImages   []auditImage            `json:"audit_images,omitempty"`
@@ -174,7 +175,7 @@ type auditImage struct {
 
 func toResponse(v *session.View) sessionResponse {
 	out := sessionResponse{
-		ID: v.ID, Mode: v.Mode, Status: v.Status, CorrelationID: v.CorrelationID,
+		ID: v.ID, Mode: v.Mode, Status: v.Status, CorrelationID: v.CorrelationID, SubjectID: v.SubjectID,
 		CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt, CompletedAt: v.CompletedAt, Reasons: []presence.Reason{},
 	}
 	if vd := v.Verdict; vd != nil {

@@ -31,6 +31,12 @@ type Analyzer interface {
 	Manifest() *presence.Manifest
 }
 
+// Matcher resolves subject references (the subjects service).
+type Matcher interface {
+	CheckReference(ctx context.Context, subjectID string) error
+	MatchSubject(ctx context.Context, subjectID string, probe presence.Embedding) (*presence.Match, error)
+}
+
 // Observer receives events for metrics; nil methods are fine.
 type Observer interface {
 	SessionCreated(mode presence.Mode)
@@ -60,6 +66,8 @@ type Config struct {
 	Policy liveness.Policy
 	// Guard holds the replay thresholds of streams.
 	Guard liveness.GuardRule
+	// Subjects resolves sessions that name an enrolled subject.
+	Subjects Matcher
 }
 
 // Service runs sessions.
@@ -211,8 +219,18 @@ func (s *Service) Create(ctx context.Context, key *presence.APIKey, req CreateRe
 		return nil, presence.Errorf(presence.ErrInvalid, "ttl_seconds must be between 10 and %d", int(s.cfg.MaxTTL.Seconds()))
 	case len(req.CorrelationID) > 200 || strings.ContainsFunc(req.CorrelationID, func(r rune) bool { return r < 0x20 || r == 0x7f }):
 		return nil, presence.Errorf(presence.ErrInvalid, "correlation_id must be at most 200 printable characters")
-	case req.SubjectID != "":
-		return nil, presence.Errorf(presence.ErrInvalid, "subject references are not available yet")
+	case req.SubjectID != "" && len(req.ReferenceImage) > 0:
+		return nil, presence.Errorf(presence.ErrInvalid, "give a reference_image or a subject_id, not both")
+	case req.SubjectID != "" && !presence.ValidSubjectID(req.SubjectID):
+		return nil, presence.Errorf(presence.ErrInvalid, "malformed subject_id")
+	}
+	if req.SubjectID != "" {
+		if s.cfg.Subjects == nil {
+			return nil, presence.Errorf(presence.ErrInvalid, "subject references are not enabled")
+		}
+		if err := s.cfg.Subjects.CheckReference(ctx, req.SubjectID); err != nil {
+			return nil, err
+		}
 	}
 	ttl := req.TTL
 	if ttl == 0 {
@@ -228,6 +246,7 @@ func (s *Service) Create(ctx context.Context, key *presence.APIKey, req CreateRe
 		AuditImages:     req.AuditImages,
 		APIKeyID:        key.ID,
 		ClientTokenHash: secretHash(token),
+		SubjectID:       req.SubjectID,
 		CreatedAt:       now,
 		ExpiresAt:       now.Add(ttl),
 	}
@@ -371,13 +390,13 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 		}
 		images[i], decode[i] = img, msSince(start)
 	}
-	verdict, err := s.judgePassive(ctx, sess, images, decode)
+	verdict, probe, err := s.judgePassive(ctx, sess, images, decode)
 	if err != nil {
 		return nil, err
 	}
 	now := s.cfg.Now()
 	c := presence.Completion{
-		SessionID: sess.ID, Status: presence.StatusSucceeded, Verdict: verdict, At: now, FromStatus: presence.StatusCreated,
+		SessionID: sess.ID, Status: presence.StatusSucceeded, Verdict: verdict, At: now, FromStatus: presence.StatusCreated, ProbeTemplate: probe,
 		AuditImages: auditFrames(frames, verdict, sess.AuditImages),
 		Audit:       auditRecord(sess, verdict, now),
 	}
@@ -394,18 +413,20 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
 
-// judgePassive analyses every frame, fuses them and matches the reference.
-func (s *Service) judgePassive(ctx context.Context, sess *presence.Session, images []*presence.Image, decode []float64) (*presence.Verdict, error) {
+// judgePassive analyses every frame, fuses them and matches the
+// reference; it returns the sealed probe template of a live face.
+func (s *Service) judgePassive(ctx context.Context, sess *presence.Session, images []*presence.Image, decode []float64) (*presence.Verdict, []byte, error) {
 	t := s.cfg.Engine.Thresholds()
-	// Templates are needed to check that every frame shows the same face,
-	// and to match a reference.
-	opts := engine.Options{SkipEmbedding: len(images) == 1 && sess.ReferenceTemplate == nil}
+	// Templates are always computed: to check that every frame shows the
+	// same face, to match a reference, and to keep the probe of a live face
+	// for a later enrolment or verification.
+	opts := engine.Options{}
 	analyses := make([]*presence.Analysis, len(images))
 	v := &presence.Verdict{Models: s.cfg.Engine.Manifest().Versions()}
 	for i, img := range images {
 		a, err := s.cfg.Engine.Analyze(ctx, img, opts)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		a.Timings.Decode = decode[i]
 		a.Timings.Total += decode[i]
@@ -418,15 +439,49 @@ func (s *Service) judgePassive(ctx context.Context, sess *presence.Session, imag
 	}
 	fused := liveness.FusePassive(analyses, liveness.PassiveRule{Liveness: t.Liveness, SameFace: s.cfg.SameFace})
 	v.Decision, v.Score, v.Reasons = fused.Decision, fused.Score, fused.Reasons
-	if sess.ReferenceTemplate != nil && fused.Embedding != nil {
+	probe, err := s.matchAndProbe(ctx, sess, v, fused.Embedding)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, probe, nil
+}
+
+// matchAndProbe adds the face match against the session's reference (a
+// photo's template or an enrolled subject) to v, and seals the judged
+// face's template when it is live, to be enrolled or verified later.
+func (s *Service) matchAndProbe(ctx context.Context, sess *presence.Session, v *presence.Verdict, face presence.Embedding) ([]byte, error) {
+	if len(face) == 0 {
+		return nil, nil
+	}
+	switch {
+	case sess.ReferenceTemplate != nil:
 		ref, err := s.cfg.Sealer.OpenEmbedding(sess.ReferenceTemplate, sess.ID)
 		if err != nil {
 			return nil, presence.WrapError(presence.ErrInternal, err, "the reference template could not be opened")
 		}
-		m := presence.NewMatch(fused.Embedding, ref, t.Match)
+		m := presence.NewMatch(face, ref, s.cfg.Engine.Thresholds().Match)
 		v.Match = &m
+	case sess.SubjectID != "" && s.cfg.Subjects != nil:
+		m, err := s.cfg.Subjects.MatchSubject(ctx, sess.SubjectID, face)
+		switch code := presence.ErrorCodeOf(err); {
+		case err == nil:
+			v.Match = m
+		case code == presence.ErrNotFound || code == presence.ErrConflict:
+			// The subject was erased or emptied meanwhile: the liveness
+			// verdict stands, without a match.
+			s.cfg.Log.Warn("subject reference gone before the verdict", "session", sess.ID, "subject", sess.SubjectID, "err", err)
+		default:
+			return nil, err
+		}
 	}
-	return v, nil
+	if v.Decision != presence.DecisionRealFace {
+		return nil, nil
+	}
+	probe, err := s.cfg.Sealer.SealEmbedding(face, sess.ID)
+	if err != nil {
+		return nil, presence.WrapError(presence.ErrInternal, err, "sealing the probe failed")
+	}
+	return probe, nil
 }
 
 func addTimings(sum *presence.Timings, t presence.Timings) {

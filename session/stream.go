@@ -303,17 +303,15 @@ func (st *stream) end(ctx context.Context, last liveness.Frame, cause error) err
 		Frames     int                   `json:"frames"`
 		Judged     int                   `json:"judged_frames"`
 	}{st.plan.Steps, res.Transcript, res.Frames, res.Judged})
-	if st.sess.ReferenceTemplate != nil && len(res.Embedding) > 0 {
-		ref, err := cfg.Sealer.OpenEmbedding(st.sess.ReferenceTemplate, st.sess.ID)
-		if err != nil {
-			return presence.WrapError(presence.ErrInternal, err, "the reference template could not be opened")
-		}
-		m := presence.NewMatch(res.Embedding, ref, cfg.Engine.Thresholds().Match)
-		v.Match = &m
+	probe, err := st.svc.matchAndProbe(ctx, st.sess, v, res.Embedding)
+	if err != nil {
+		// The verdict is stored without a match rather than lost.
+		cfg.Log.Error("stream verdict: matching failed", "session", st.sess.ID, "err", err)
+		probe = nil
 	}
 	now := cfg.Now()
 	c := presence.Completion{
-		SessionID: st.sess.ID, Status: status, Verdict: v, At: now, FromStatus: presence.StatusInProgress,
+		SessionID: st.sess.ID, Status: status, Verdict: v, At: now, FromStatus: presence.StatusInProgress, ProbeTemplate: probe,
 		AuditImages: st.audit, Audit: auditRecord(st.sess, v, now),
 	}
 	if v.Decision == presence.DecisionRealFace {

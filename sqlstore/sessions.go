@@ -11,7 +11,7 @@ import (
 )
 
 const sessionColumns = `id, mode, status, correlation_id, audit_images, api_key_id, client_token_hash,
-	token_used_at, reference_template, subject_id, challenge, created_at, expires_at, completed_at, verdict`
+	token_used_at, reference_template, subject_id, challenge, created_at, expires_at, completed_at, verdict, probe_template`
 
 type scanner interface{ Scan(...any) error }
 
@@ -21,7 +21,7 @@ func scanSession(row scanner) (*presence.Session, error) {
 	var created, expires int64
 	var verdict sql.NullString
 	if err := row.Scan(&s.ID, &s.Mode, &s.Status, &s.CorrelationID, &s.AuditImages, &s.APIKeyID, &s.ClientTokenHash,
-		&used, &s.ReferenceTemplate, &s.SubjectID, &s.Challenge, &created, &expires, &completed, &verdict); err != nil {
+		&used, &s.ReferenceTemplate, &s.SubjectID, &s.Challenge, &created, &expires, &completed, &verdict, &s.ProbeTemplate); err != nil {
 		return nil, err
 	}
 	s.TokenUsedAt, s.CompletedAt = optTime(used), optTime(completed)
@@ -100,9 +100,9 @@ func (s *DB) CompleteSession(ctx context.Context, c presence.Completion) error {
 		decision = string(c.Verdict.Decision)
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		query := `UPDATE sessions SET status = ?, completed_at = ?, decision = ?, verdict = ?, token_used_at = COALESCE(token_used_at, ?)
+		query := `UPDATE sessions SET status = ?, completed_at = ?, decision = ?, verdict = ?, token_used_at = COALESCE(token_used_at, ?), probe_template = ?
 			WHERE id = ? AND status = ? AND expires_at > ?`
-		args := []any{c.Status, millis(c.At), decision, string(verdict), millis(c.At), c.SessionID, c.FromStatus, millis(c.At)}
+		args := []any{c.Status, millis(c.At), decision, string(verdict), millis(c.At), c.ProbeTemplate, c.SessionID, c.FromStatus, millis(c.At)}
 		if c.FromStatus == presence.StatusCreated {
 			query += ` AND token_used_at IS NULL`
 		}
@@ -202,8 +202,8 @@ func (s *DB) AuditImages(ctx context.Context, sessionID string) ([]presence.Audi
 func (s *DB) DeleteSession(ctx context.Context, id string, rec presence.AuditRecord) (presence.Erased, error) {
 	var erased presence.Erased
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var hasRef bool
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT reference_template IS NOT NULL FROM sessions WHERE id = ?`), id).Scan(&hasRef); err != nil {
+		var hasRef, hasProbe bool
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT reference_template IS NOT NULL, probe_template IS NOT NULL FROM sessions WHERE id = ?`), id).Scan(&hasRef, &hasProbe); err != nil {
 			return translate(err, "session")
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM frame_hashes WHERE session_id = ?`), id); err != nil {
@@ -218,6 +218,9 @@ func (s *DB) DeleteSession(ctx context.Context, id string, rec presence.AuditRec
 			return translate(err, "session")
 		}
 		erased = presence.Erased{Session: true, AuditImages: int(n), ReferenceTemplate: hasRef}
+		if hasProbe {
+			erased.ProbeTemplates = 1
+		}
 		return s.appendAudit(ctx, tx, rec)
 	})
 	return erased, err

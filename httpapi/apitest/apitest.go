@@ -17,6 +17,7 @@ import (
 	"presence/seal"
 	"presence/session"
 	"presence/sqlstore"
+	"presence/subjects"
 	"presence/web"
 )
 
@@ -45,6 +46,9 @@ type Options struct {
 	RateLimit    int
 	MaxBodyBytes int64
 	Policy       liveness.Policy
+	// Duplicates is the enrolment policy for a face already enrolled
+	// under another subject (warn or refuse).
+	Duplicates string
 	// Extra handlers mounted beside the API and the SDK.
 	Extra map[string]http.Handler
 }
@@ -57,6 +61,7 @@ type Env struct {
 	Clock    *Clock
 	Server   *httpapi.Server
 	Sessions *session.Service
+	Subjects *subjects.Service
 	Sealer   *seal.Sealer
 }
 
@@ -73,13 +78,14 @@ func New(t testing.TB, o Options) *Env {
 	sealer, _ := seal.New(key)
 	clk := &Clock{now: time.Now().UTC()}
 	metrics := httpapi.NewMetrics(func() float64 { return float64(eng.QueueDepth()) }, float64(eng.Workers()))
-	sessions := session.New(session.Config{Store: store, Engine: eng, Sealer: sealer, Now: clk.Now, Observer: metrics, Policy: o.Policy})
+	subs := subjects.New(subjects.Config{Store: store, Sealer: sealer, Now: clk.Now, Match: eng.Thresholds().Match, Duplicates: o.Duplicates})
+	sessions := session.New(session.Config{Store: store, Engine: eng, Sealer: sealer, Now: clk.Now, Observer: metrics, Policy: o.Policy, Subjects: subs})
 	extra := map[string]http.Handler{"/sdk/": web.SDK()}
 	for k, v := range o.Extra {
 		extra[k] = v
 	}
 	api := httpapi.New(httpapi.Config{
-		Sessions: sessions, Store: store, Metrics: metrics, RateLimit: o.RateLimit, MaxBodyBytes: o.MaxBodyBytes,
+		Sessions: sessions, Subjects: subs, Store: store, Metrics: metrics, RateLimit: o.RateLimit, MaxBodyBytes: o.MaxBodyBytes,
 		EngineReady: func() bool { return true }, Extra: extra,
 	})
 	srv := httptest.NewServer(api)
@@ -93,5 +99,5 @@ func New(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{URL: srv.URL, Key: text, Store: store, Clock: clk, Server: api, Sessions: sessions, Sealer: sealer}
+	return &Env{URL: srv.URL, Key: text, Store: store, Clock: clk, Server: api, Sessions: sessions, Subjects: subs, Sealer: sealer}
 }

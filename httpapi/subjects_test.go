@@ -1,0 +1,199 @@
+package httpapi_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"presence"
+	"presence/httpapi/apitest"
+)
+
+// passed runs a passive session on one photo and returns its id.
+func (e *env) passed(t *testing.T, photo string) string {
+	t.Helper()
+	id, token := e.create(`{}`)
+	if r := e.upload(id, token, data(t, photo)); r.status != 200 {
+		t.Fatalf("upload %s: %d %s", photo, r.status, r.raw)
+	}
+	return id
+}
+
+func (e *env) post(path, body string) response {
+	return e.do("POST", path, e.key, "application/json", []byte(body))
+}
+
+func TestSubjectLifecycle(t *testing.T) {
+	e := newEnv(t, options{})
+	if r := e.post("/v1/subjects", `{"id":"user-42"}`); r.status != 201 || r.body["id"] != "user-42" || r.body["templates"] != 0.0 {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	// Enrol two photos of one person, check a third and a stranger.
+	for _, photo := range []string{"fr_deepface_pairs/img20.jpg", "fr_deepface_pairs/img21.jpg"} {
+		r := e.post("/v1/subjects/user-42/enrol", `{"session_id":"`+e.passed(t, photo)+`"}`)
+		if r.status != 201 {
+			t.Fatalf("enrol %s: %d %s", photo, r.status, r.raw)
+		}
+	}
+	if r := e.get2("/v1/subjects/user-42"); r.body["templates"] != 2.0 {
+		t.Fatalf("after enrolment: %s", r.raw)
+	}
+	e.post("/v1/subjects", `{"id":"user-7"}`)
+	e.post("/v1/subjects/user-7/enrol", `{"session_id":"`+e.passed(t, "fr_deepface_pairs/img1.jpg")+`"}`)
+
+	stranger := e.passed(t, "fr_deepface_pairs/img1.jpg")
+	v := e.post("/v1/subjects/user-42/verify", `{"session_id":"`+stranger+`"}`)
+	if v.status != 200 || v.body["match"] != false || v.body["decision"] != "realface" {
+		t.Fatalf("verify a stranger: %d %s", v.status, v.raw)
+	}
+	// 1:N: the stranger is user-7; top-k lists both, best first.
+	idn := e.post("/v1/identify", `{"session_id":"`+stranger+`","top_k":2}`)
+	cands, _ := idn.body["candidates"].([]any)
+	if idn.status != 200 || len(cands) != 2 {
+		t.Fatalf("identify: %d %s", idn.status, idn.raw)
+	}
+	first := cands[0].(map[string]any)
+	if first["subject_id"] != "user-7" || first["match"] != true || cands[1].(map[string]any)["match"] != false {
+		t.Fatalf("identify ranking: %s", idn.raw)
+	}
+	// A session naming the subject gets the match in its verdict.
+	id, token := e.create(`{"subject_id":"user-42"}`)
+	e.upload(id, token, data(t, "fr_deepface_pairs/img20.jpg"))
+	g := e.get(id)
+	m, _ := g.body["match"].(map[string]any)
+	if g.body["subject_id"] != "user-42" || m["match"] != true {
+		t.Fatalf("session with a subject reference: %s", g.raw)
+	}
+
+	list := e.get2("/v1/subjects?limit=1")
+	if subs := list.body["subjects"].([]any); len(subs) != 1 || list.body["next"] != "user-42" {
+		t.Fatalf("page 1: %s", list.raw)
+	}
+	if page2 := e.get2("/v1/subjects?after=user-42"); len(page2.body["subjects"].([]any)) != 1 {
+		t.Fatalf("page 2: %s", page2.raw)
+	}
+
+	del := e.do("DELETE", "/v1/subjects/user-42", e.key, "", nil)
+	erased, _ := del.body["erased"].(map[string]any)
+	// Two templates; three sessions: two enrolment sessions and the one
+	// that named user-42; their probe templates too.
+	if del.status != 200 || erased["templates"] != 2.0 || erased["sessions"] != 3.0 || erased["probe_templates"] != 3.0 {
+		t.Fatalf("erase: %d %s", del.status, del.raw)
+	}
+	if r := e.get2("/v1/subjects/user-42"); r.status != 404 {
+		t.Fatalf("erased subject: %d", r.status)
+	}
+	if r := e.get(id); r.status != 404 {
+		t.Fatalf("a session of the erased subject is still readable: %d", r.status)
+	}
+	// The erased templates are gone from identification too.
+	if idn := e.post("/v1/identify", `{"session_id":"`+e.passed(t, "fr_deepface_pairs/img21.jpg")+`"}`); strings.Contains(idn.raw2(), "user-42") {
+		t.Fatalf("identify still finds the erased subject: %s", idn.raw)
+	}
+}
+
+func (e *env) get2(path string) response { return e.do("GET", path, e.key, "", nil) }
+
+func TestSubjectBadInput(t *testing.T) {
+	e := newEnv(t, options{})
+	e.post("/v1/subjects", `{"id":"alice"}`)
+	live := e.passed(t, "fr_deepface_pairs/img20.jpg")
+	fake := e.passed(t, "pad_celebaspoof/spoof/1.jpg")
+	if g := e.get(fake); g.body["decision"] != "fake" {
+		t.Fatalf("the print was not judged fake: %s", g.raw)
+	}
+	expiredID, _ := e.create(`{"ttl_seconds":30}`)
+	for _, c := range []struct {
+		name, method, path, body string
+		status                   int
+		code                     string
+	}{
+		{"malformed subject id", "POST", "/v1/subjects", `{"id":"has space"}`, 400, "invalid_request"},
+		{"empty subject id", "POST", "/v1/subjects", `{"id":""}`, 400, "invalid_request"},
+		{"overlong subject id", "POST", "/v1/subjects", `{"id":"` + strings.Repeat("a", 129) + `"}`, 400, "invalid_request"},
+		{"existing subject", "POST", "/v1/subjects", `{"id":"alice"}`, 409, "conflict"},
+		{"unknown subject", "GET", "/v1/subjects/bob", ``, 404, "not_found"},
+		{"malformed id in path", "GET", "/v1/subjects/a%20b", ``, 400, "invalid_request"},
+		{"enrol unknown subject", "POST", "/v1/subjects/bob/enrol", `{"session_id":"` + live + `"}`, 404, "not_found"},
+		{"enrol unknown session", "POST", "/v1/subjects/alice/enrol", `{"session_id":"ses_nope"}`, 404, "not_found"},
+		{"enrol without session", "POST", "/v1/subjects/alice/enrol", `{}`, 400, "invalid_request"},
+		{"enrol from a fake session", "POST", "/v1/subjects/alice/enrol", `{"session_id":"` + fake + `"}`, 409, "session_not_live"},
+		{"enrol from a session without verdict", "POST", "/v1/subjects/alice/enrol", `{"session_id":"` + expiredID + `"}`, 409, "session_not_live"},
+		{"verify a fake session", "POST", "/v1/subjects/alice/verify", `{"session_id":"` + fake + `"}`, 409, "session_not_live"},
+		{"identify a fake session", "POST", "/v1/identify", `{"session_id":"` + fake + `"}`, 409, "session_not_live"},
+		{"session naming an unknown subject", "POST", "/v1/sessions", `{"subject_id":"bob"}`, 404, "not_found"},
+		{"session naming a subject without a face", "POST", "/v1/sessions", `{"subject_id":"alice"}`, 409, "conflict"},
+		{"session with both references", "POST", "/v1/sessions", `{"subject_id":"alice","reference_image":"AAAA"}`, 400, "invalid_request"},
+		{"delete unknown subject", "DELETE", "/v1/subjects/bob", ``, 404, "not_found"},
+	} {
+		r := e.do(c.method, c.path, e.key, "application/json", []byte(c.body))
+		if r.status != c.status || r.code() != c.code {
+			t.Errorf("%s: %d %s, want %d %s", c.name, r.status, r.raw, c.status, c.code)
+		}
+	}
+	e.clock.Advance(time.Minute)
+	if r := e.post("/v1/subjects/alice/enrol", `{"session_id":"`+expiredID+`"}`); r.status != 410 || r.code() != "session_expired" {
+		t.Errorf("enrol from an expired session: %d %s", r.status, r.raw)
+	}
+	// Enrolment moves a session to its subject: another subject cannot
+	// take it.
+	e.post("/v1/subjects", `{"id":"carol"}`)
+	if r := e.post("/v1/subjects/alice/enrol", `{"session_id":"`+live+`"}`); r.status != 201 {
+		t.Fatal(r.raw2())
+	}
+	if r := e.post("/v1/subjects/carol/enrol", `{"session_id":"`+live+`"}`); r.status != 409 {
+		t.Errorf("a session enrolled twice under two subjects: %d %s", r.status, r.raw)
+	}
+}
+
+func TestDuplicateFaces(t *testing.T) {
+	for _, policy := range []string{"warn", "refuse"} {
+		t.Run(policy, func(t *testing.T) {
+			e := newEnvWith(t, apitest.Options{Duplicates: policy})
+			e.post("/v1/subjects", `{"id":"first-account"}`)
+			e.post("/v1/subjects", `{"id":"second-account"}`)
+			if r := e.post("/v1/subjects/first-account/enrol", `{"session_id":"`+e.passed(t, "fr_deepface_pairs/img20.jpg")+`"}`); r.status != 201 {
+				t.Fatal(r.raw2())
+			}
+			// The same person, another photo, another account.
+			r := e.post("/v1/subjects/second-account/enrol", `{"session_id":"`+e.passed(t, "fr_deepface_pairs/img21.jpg")+`"}`)
+			switch policy {
+			case "warn":
+				dups, _ := r.body["duplicates"].([]any)
+				if r.status != 201 || len(dups) != 1 || dups[0].(map[string]any)["subject_id"] != "first-account" {
+					t.Fatalf("warn: %d %s", r.status, r.raw)
+				}
+			case "refuse":
+				if r.status != 409 || r.code() != "duplicate_face" || !strings.Contains(r.raw2(), "first-account") {
+					t.Fatalf("refuse: %d %s", r.status, r.raw)
+				}
+				if s, _ := e.store.Subject(context.Background(), "second-account"); s.Templates != 0 {
+					t.Fatal("a refused enrolment stored a template")
+				}
+			}
+			// A different person is no duplicate.
+			r = e.post("/v1/subjects/second-account/enrol", `{"session_id":"`+e.passed(t, "fr_deepface_pairs/img1.jpg")+`"}`)
+			if r.status != 201 || len(r.body["duplicates"].([]any)) != 0 {
+				t.Fatalf("a stranger flagged: %d %s", r.status, r.raw)
+			}
+			recs, _ := e.store.ListAudit(context.Background(), 0, 100)
+			enrolled := 0
+			for _, rec := range recs {
+				if rec.Action == presence.AuditEnrolled {
+					enrolled++
+				}
+			}
+			want := map[string]int{"warn": 3, "refuse": 2}[policy]
+			if enrolled != want {
+				t.Fatalf("%d enrolment audit records, want %d", enrolled, want)
+			}
+		})
+	}
+}
+
+func newEnvWith(t *testing.T, o apitest.Options) *env {
+	t.Helper()
+	e := apitest.New(t, o)
+	return &env{Env: e, t: t, url: e.URL, key: e.Key, store: e.Store, clock: e.Clock, server: e.Server}
+}

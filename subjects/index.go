@@ -1,0 +1,224 @@
+package subjects
+
+import (
+	"context"
+	"runtime"
+	"sort"
+	"sync"
+
+	"presence"
+	"presence/seal"
+)
+
+// Index holds every enrolled template, decrypted, in one contiguous matrix
+// for brute-force search: cosine similarity of unit vectors is their dot
+// product. It is derived data: before each search it catches up with the
+// store (templates inserted after the last one it saw, and the deletion
+// log), so an enrolment or erasure on any node is seen by every node.
+type Index struct {
+	store  presence.SubjectStore
+	sealer *seal.Sealer
+
+	syncMu sync.Mutex // one catch-up at a time
+
+	mu       sync.RWMutex
+	dim      int
+	vectors  []float32 // row-major, dim values a row
+	subjects []string  // subject of each row
+	seqs     []int64   // template seq of each row
+	row      map[int64]int
+	lastSeq  int64
+	lastDel  int64
+}
+
+// NewIndex returns an empty index over a store.
+func NewIndex(store presence.SubjectStore, sealer *seal.Sealer) *Index {
+	return &Index{store: store, sealer: sealer, row: map[int64]int{}}
+}
+
+// syncPage is how many templates one catch-up query reads.
+const syncPage = 2000
+
+// Sync catches up with the store.
+func (x *Index) Sync(ctx context.Context) error {
+	x.syncMu.Lock()
+	defer x.syncMu.Unlock()
+	for {
+		ts, err := x.store.TemplatesSince(ctx, x.lastSeq, syncPage)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			e, err := x.sealer.OpenEmbedding(t.Sealed, t.SubjectID)
+			if err != nil {
+				return presence.WrapError(presence.ErrInternal, err, "template %d of %s does not open", t.Seq, t.SubjectID)
+			}
+			x.add(t.Seq, t.SubjectID, e)
+		}
+		if len(ts) < syncPage {
+			break
+		}
+	}
+	deleted, last, err := x.store.DeletionsSince(ctx, x.lastDel)
+	if err != nil {
+		return err
+	}
+	x.mu.Lock()
+	for _, seq := range deleted {
+		x.removeLocked(seq)
+	}
+	x.lastDel = last
+	x.mu.Unlock()
+	return nil
+}
+
+// add appends a template (also used to fill benchmark indexes).
+func (x *Index) add(seq int64, subject string, e presence.Embedding) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if seq > x.lastSeq {
+		x.lastSeq = seq
+	}
+	if _, ok := x.row[seq]; ok {
+		return
+	}
+	if x.dim == 0 {
+		x.dim = len(e)
+	}
+	if len(e) != x.dim {
+		return // a template of another model: never comparable
+	}
+	x.row[seq] = len(x.subjects)
+	x.vectors = append(x.vectors, e...)
+	x.subjects = append(x.subjects, subject)
+	x.seqs = append(x.seqs, seq)
+}
+
+// removeLocked deletes a row by moving the last row into its place.
+func (x *Index) removeLocked(seq int64) {
+	i, ok := x.row[seq]
+	if !ok {
+		return
+	}
+	last := len(x.subjects) - 1
+	if i != last {
+		copy(x.vectors[i*x.dim:(i+1)*x.dim], x.vectors[last*x.dim:])
+		x.subjects[i], x.seqs[i] = x.subjects[last], x.seqs[last]
+		x.row[x.seqs[i]] = i
+	}
+	x.vectors = x.vectors[:last*x.dim]
+	x.subjects, x.seqs = x.subjects[:last], x.seqs[:last]
+	delete(x.row, seq)
+}
+
+// Len is the number of templates held.
+func (x *Index) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.subjects)
+}
+
+// Candidate is a subject and its best similarity to a probe.
+type Candidate struct {
+	SubjectID  string  `json:"subject_id"`
+	Similarity float64 `json:"similarity"`
+}
+
+// Search returns up to k subjects most similar to probe (best template per
+// subject), skipping exclude. Rows are split across the CPUs; each part
+// keeps only its best rows, enough to hold k distinct subjects even when
+// each has the most templates allowed.
+func (x *Index) Search(probe presence.Embedding, k int, exclude string) []Candidate {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	n := len(x.subjects)
+	if n == 0 || k <= 0 || len(probe) != x.dim {
+		return nil
+	}
+	keep := k * MaxTemplatesLimit
+	workers := min(runtime.GOMAXPROCS(0), max(1, n/2048))
+	chunk := (n + workers - 1) / workers
+	parts := make([][]scored, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*chunk, min(n, (w+1)*chunk)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var top topRows
+			top.max = keep
+			for i := lo; i < hi; i++ {
+				if x.subjects[i] == exclude {
+					continue
+				}
+				top.offer(scored{i, dot(probe, x.vectors[i*x.dim:(i+1)*x.dim])})
+			}
+			parts[w] = top.rows
+		}()
+	}
+	wg.Wait()
+	var all []scored
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].score > all[j].score })
+	var out []Candidate
+	seen := map[string]bool{}
+	for _, r := range all {
+		subj := x.subjects[r.row]
+		if seen[subj] {
+			continue
+		}
+		seen[subj] = true
+		out = append(out, Candidate{SubjectID: subj, Similarity: float64(r.score)})
+		if len(out) == k {
+			break
+		}
+	}
+	return out
+}
+
+type scored struct {
+	row   int
+	score float32
+}
+
+// topRows keeps the max best rows seen, worst first.
+type topRows struct {
+	max  int
+	rows []scored
+}
+
+func (t *topRows) offer(r scored) {
+	if len(t.rows) == t.max {
+		if r.score <= t.rows[0].score {
+			return
+		}
+		t.rows = t.rows[1:]
+	}
+	i := sort.Search(len(t.rows), func(i int) bool { return t.rows[i].score >= r.score })
+	t.rows = append(t.rows, scored{})
+	copy(t.rows[i+1:], t.rows[i:])
+	t.rows[i] = r
+}
+
+// dot is the inner product, unrolled by eight for the compiler.
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+		s4 += a[i+4] * b[i+4]
+		s5 += a[i+5] * b[i+5]
+		s6 += a[i+6] * b[i+6]
+		s7 += a[i+7] * b[i+7]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7
+}
