@@ -46,6 +46,9 @@ const (
 type Error struct {
 	Code    ErrorCode
 	Message string
+	// Details are machine-readable facts for the caller (JSON-encoded
+	// under "details"), e.g. the other subjects of a duplicate face.
+	Details any
 	Err     error
 }
 

@@ -137,6 +137,16 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 
 	metrics := httpapi.NewMetrics(func() float64 { return float64(eng.QueueDepth()) }, float64(eng.Workers()))
 	subs := newSubjectService(cfg, store, sealer, log)
+	// Load the 1:N index now rather than on the first identification
+	// (about 1.7 s per 100k templates); searches wait for it meanwhile.
+	go func() {
+		start := time.Now()
+		if err := subs.Index().Sync(ctx); err != nil {
+			log.Error("loading the subject index failed; it is retried on the next search", "err", err)
+			return
+		}
+		log.Info("subject index loaded", "templates", subs.Index().Len(), "ms", time.Since(start).Milliseconds())
+	}()
 	sessions, err := newSessionService(cfg, store, eng, sealer, log, metrics, subs)
 	if err != nil {
 		return err

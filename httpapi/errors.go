@@ -43,6 +43,7 @@ type errorBody struct {
 	Error struct {
 		Code    presence.ErrorCode `json:"code"`
 		Message string             `json:"message"`
+		Details any                `json:"details,omitempty"`
 	} `json:"error"`
 }
 
@@ -57,6 +58,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var body errorBody
 	body.Error.Code = code
 	body.Error.Message = presence.ErrorMessage(err)
+	var e *presence.Error
+	if errors.As(err, &e) && status < 500 {
+		body.Error.Details = e.Details
+	}
 	if status >= 500 {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 	} else if cause := errors.Unwrap(err); cause != nil {

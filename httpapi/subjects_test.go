@@ -165,7 +165,9 @@ func TestDuplicateFaces(t *testing.T) {
 					t.Fatalf("warn: %d %s", r.status, r.raw)
 				}
 			case "refuse":
-				if r.status != 409 || r.code() != "duplicate_face" || !strings.Contains(r.raw2(), "first-account") {
+				details, _ := r.body["error"].(map[string]any)["details"].(map[string]any)
+				dups, _ := details["duplicates"].([]any)
+				if r.status != 409 || r.code() != "duplicate_face" || len(dups) != 1 || dups[0].(map[string]any)["subject_id"] != "first-account" {
 					t.Fatalf("refuse: %d %s", r.status, r.raw)
 				}
 				if s, _ := e.store.Subject(context.Background(), "second-account"); s.Templates != 0 {

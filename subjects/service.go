@@ -154,7 +154,8 @@ func (s *Service) Enrol(ctx context.Context, key *presence.APIKey, subjectID, se
 		dups = []Candidate{}
 	}
 	if len(dups) > 0 && s.cfg.Duplicates == DuplicateRefuse {
-		return nil, &presence.Error{Code: presence.ErrDuplicateFace, Message: "this face is already enrolled under subject " + dups[0].SubjectID}
+		return nil, &presence.Error{Code: presence.ErrDuplicateFace, Message: "this face is already enrolled under subject " + dups[0].SubjectID,
+			Details: map[string]any{"duplicates": dups}}
 	}
 	sealed, err := s.cfg.Sealer.SealEmbedding(probe, subjectID)
 	if err != nil {
