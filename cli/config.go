@@ -59,6 +59,8 @@ type Config struct {
 	// DuplicateFaces is what enrolling a face already enrolled under
 	// another subject does: warn (enrol, report) or refuse.
 	DuplicateFaces string `json:"duplicate_faces"`
+	// App is the face-login web app at /app/.
+	App AppConfig `json:"app"`
 	LogFormat      string `json:"log_format"`
 	LogLevel       string `json:"log_level"`
 }
@@ -147,6 +149,49 @@ func (d *Duration) Set(v string) error {
 		return fmt.Errorf("%q is not a duration like 90s, 5m or 720h", v)
 	}
 	*d = Duration(p)
+	return nil
+}
+
+// AppConfig sets up the face-login app.
+type AppConfig struct {
+	// Enabled serves the app; unset, it follows development mode (a demo
+	// app that lets anyone enrol a face is opt-in in production).
+	Enabled *bool `json:"enabled,omitempty"`
+	// APIKey is the app's own Presence API key; unset, one is created on
+	// first start and kept in DataDir/app-api.key.
+	APIKey Secret `json:"api_key,omitempty"`
+	// TrustProxy takes client addresses (for lockouts) from
+	// X-Forwarded-For; only behind a proxy that overwrites it.
+	TrustProxy bool `json:"trust_proxy,omitempty"`
+	// Mode is the liveness check of registrations and logins: active
+	// (default) or passive.
+	Mode string `json:"mode,omitempty"`
+}
+
+// AppEnabled says whether `presence serve` serves the app.
+func (c Config) AppEnabled() bool {
+	if c.App.Enabled != nil {
+		return *c.App.Enabled
+	}
+	return c.Dev
+}
+
+// optionalBool is a boolean flag that remembers being set.
+type optionalBool struct{ p **bool }
+
+func (o optionalBool) IsBoolFlag() bool { return true }
+func (o optionalBool) String() string {
+	if o.p == nil || *o.p == nil {
+		return ""
+	}
+	return strconv.FormatBool(**o.p)
+}
+func (o optionalBool) Set(v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return err
+	}
+	*o.p = &b
 	return nil
 }
 
@@ -338,6 +383,13 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 	if v := getenv("PRESENCE_DEV"); v != "" {
 		c.Dev = v == "1" || v == "true"
 	}
+	if v := getenv("PRESENCE_APP"); v != "" {
+		b := v == "1" || v == "true"
+		c.App.Enabled = &b
+	}
+	if err := secret(getenv, "PRESENCE_APP_API_KEY", func(v string) { c.App.APIKey = Secret(v) }); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -381,6 +433,15 @@ func (c *Config) bindServerFlags(fs *flag.FlagSet) {
 			return fmt.Errorf("want warn or refuse")
 		}
 		c.DuplicateFaces = v
+		return nil
+	})
+	fs.Var(optionalBool{&c.App.Enabled}, "app", "serve the face-login app at /app/ (default: on with --dev, else off; env PRESENCE_APP)")
+	fs.BoolVar(&c.App.TrustProxy, "app-trust-proxy", c.App.TrustProxy, "face-login app: take client addresses from X-Forwarded-For")
+	fs.Func("app-mode", "face-login app: liveness check of registrations and logins, active (default) or passive", func(v string) error {
+		if v != "active" && v != "passive" {
+			return fmt.Errorf("want active or passive")
+		}
+		c.App.Mode = v
 		return nil
 	})
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (env PRESENCE_LOG_FORMAT)")

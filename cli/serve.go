@@ -23,6 +23,7 @@ import (
 	"presence/sqlstore"
 	"presence/subjects"
 	"presence/web"
+	"presence/webapp"
 )
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
@@ -151,11 +152,25 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String()
+	extra := map[string]http.Handler{"/sdk/": web.SDK()}
+	var app *webapp.App
+	if cfg.AppEnabled() {
+		if app, err = newApp(ctx, cfg, store, sessions, ln.Addr(), log); err != nil {
+			ln.Close()
+			return fmt.Errorf("face-login app: %w", err)
+		}
+		extra["/app/"] = app.Handler()
+	}
 	api := httpapi.New(httpapi.Config{
 		Sessions: sessions, Subjects: subs, Store: store, Log: log, Metrics: metrics,
 		RateLimit: cfg.RateLimit, MaxBodyBytes: cfg.MaxBodyBytes,
 		EngineReady: func() bool { return true },
-		Extra:       map[string]http.Handler{"/sdk/": web.SDK()},
+		Extra:       extra,
 	})
 	srv := &http.Server{
 		Handler:           api,
@@ -165,16 +180,14 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return err
-	}
-	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "Presence listening on %s (store: %s, models: %d, workers: %d)\n", url, store.Dialect(), len(eng.Manifest().Models), eng.Workers())
 	fmt.Fprintf(stdout, "Create an API key:  bin/presence apikey create --name dev --db %s\n", cfg.DB)
 	fmt.Fprintf(stdout, "API description:    %s/v1/openapi.json\n", url)
+	if app != nil {
+		fmt.Fprintf(stdout, "Face-login app:     %s/app/\n", url)
+	}
 
-	go sweep(ctx, sessions, time.Duration(cfg.Retention), log)
+	go sweep(ctx, sessions, store, time.Duration(cfg.Retention), log)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	select {
@@ -196,9 +209,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// sweep expires sessions and applies the retention policy every minute;
-// every node may run it, the writes are idempotent.
-func sweep(ctx context.Context, s *session.Service, retention time.Duration, log *slog.Logger) {
+// sweep expires sessions and applies the retention policy (to sessions
+// and to the face-login app's attempts) every minute; every node may run
+// it, the writes are idempotent.
+func sweep(ctx context.Context, s *session.Service, store *sqlstore.DB, retention time.Duration, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -207,12 +221,76 @@ func sweep(ctx context.Context, s *session.Service, retention time.Duration, log
 		} else if expired+purged > 0 {
 			log.Info("sweep", "expired", expired, "purged", purged)
 		}
+		if retention > 0 {
+			if n, err := store.PurgeAttempts(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
+				log.Warn("sweep of app attempts failed", "err", err)
+			} else if n > 0 {
+				log.Info("sweep", "app_attempts_purged", n)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// newApp builds the face-login app. It calls this process's API over
+// loopback, with its own API key: configured, or created on first start
+// and kept in the data folder.
+func newApp(ctx context.Context, cfg Config, store *sqlstore.DB, sessions *session.Service, addr net.Addr, log *slog.Logger) (*webapp.App, error) {
+	key := string(cfg.App.APIKey)
+	if key == "" {
+		path := filepath.Join(cfg.DataDir, "app-api.key")
+		data, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			key = strings.TrimSpace(string(data))
+		case errors.Is(err, os.ErrNotExist):
+			host, _ := os.Hostname()
+			text, k, err := sessions.CreateAPIKey(ctx, "face-login app ("+host+")")
+			if err != nil {
+				return nil, err
+			}
+			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(path, []byte(text+"\n"), 0o600); err != nil {
+				return nil, err
+			}
+			key = text
+			log.Info("face-login app: created its API key", "id", k.ID, "file", path)
+		default:
+			return nil, err
+		}
+	}
+	if _, err := sessions.AuthenticateAPIKey(ctx, key); err != nil {
+		return nil, fmt.Errorf("its API key is not valid here (revoked, or from another database? remove %s or set PRESENCE_APP_API_KEY_FILE): %w",
+			filepath.Join(cfg.DataDir, "app-api.key"), err)
+	}
+	return webapp.New(webapp.Config{
+		APIBase: "http://" + loopback(addr), APIKey: key, Store: store, Log: log,
+		Mode: cfg.App.Mode, TrustProxy: cfg.App.TrustProxy,
+		HTTP: &http.Client{Timeout: 30 * time.Second},
+	})
+}
+
+// loopback is addr with an unspecified host (0.0.0.0, ::) replaced by the
+// loopback address, for calls to our own listener.
+func loopback(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return addr.String()
+	}
+	ip := tcp.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+		if tcp.IP != nil && tcp.IP.To4() == nil {
+			ip = net.IPv6loopback
+		}
+	}
+	return net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
 }
 
 var _ session.Analyzer = (*engine.Engine)(nil)

@@ -1,0 +1,338 @@
+package webapp
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"presence"
+	"presence/webapp/account"
+)
+
+// result is the answer of every /app/api/ call.
+type result struct {
+	OK bool `json:"ok"`
+	// Start: the face check to run in the browser.
+	Attempt     string `json:"attempt,omitempty"`
+	SessionID   string `json:"session_id,omitempty"`
+	ClientToken string `json:"client_token,omitempty"`
+	// Finish: where to go on success.
+	Redirect string  `json:"redirect,omitempty"`
+	Screen   *Screen `json:"screen,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func fail(w http.ResponseWriter, status int, s Screen) {
+	writeJSON(w, status, result{Screen: &s})
+}
+
+var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,31}$`)
+
+// lockedUntil says until when a username (or, with username "", a client
+// address) is locked out, or the zero time.
+func (a *App) lockedUntil(ctx context.Context, username, client string, max int) (time.Time, error) {
+	now := a.cfg.Now()
+	fails, err := a.cfg.Store.RecentFailures(ctx, username, client, now.Add(-a.cfg.FailureWindow), max)
+	if err != nil || len(fails) < max {
+		return time.Time{}, err
+	}
+	if until := fails[0].Add(a.cfg.Lockout); now.Before(until) {
+		return until, nil
+	}
+	return time.Time{}, nil
+}
+
+func lockedScreen(until time.Time) Screen {
+	s := screenFor("locked")
+	s.RetryAt = until.UTC().Format(time.RFC3339)
+	s.Message = "For your security, logging in is paused after several failed attempts. Try again after " + until.UTC().Format("15:04") + " UTC."
+	return s
+}
+
+// start begins a registration or login: it checks the username and the
+// lockouts, starts a Presence session and returns its client token for
+// the capture SDK.
+func (a *App) start(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Kind     string `json:"kind"`
+		Username string `json:"username"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+	if err := dec.Decode(&req); err != nil {
+		fail(w, http.StatusBadRequest, screenFor("error"))
+		return
+	}
+	ctx := r.Context()
+	now := a.cfg.Now()
+	username := strings.ToLower(strings.TrimSpace(req.Username))
+	client := a.clientAddress(r)
+	att := &account.Attempt{ID: newID("att_"), Kind: req.Kind, Client: client, Browser: hashToken(a.csrfToken(w, r)),
+		Device: deviceHint(r.UserAgent()), CreatedAt: now, ExpiresAt: now.Add(a.cfg.CheckTTL)}
+	switch req.Kind {
+	case account.KindRegister, account.KindLogin:
+		if !usernamePattern.MatchString(username) {
+			fail(w, http.StatusBadRequest, screenFor("invalid_username"))
+			return
+		}
+		att.Username = username
+	case account.KindFaceLogin:
+	default:
+		fail(w, http.StatusBadRequest, screenFor("error"))
+		return
+	}
+
+	until, err := a.lockedUntil(ctx, "", client, a.cfg.MaxClientFailures)
+	if err == nil && until.IsZero() && req.Kind == account.KindLogin {
+		until, err = a.lockedUntil(ctx, username, "", a.cfg.MaxFailures)
+	}
+	if err != nil {
+		a.internal(w, "lockout check", err)
+		return
+	}
+	if !until.IsZero() {
+		fail(w, http.StatusTooManyRequests, lockedScreen(until))
+		return
+	}
+
+	subject := ""
+	switch req.Kind {
+	case account.KindRegister:
+		if _, err := a.cfg.Store.UserByName(ctx, username); err == nil {
+			fail(w, http.StatusConflict, screenFor("username_taken"))
+			return
+		} else if presence.ErrorCodeOf(err) != presence.ErrNotFound {
+			a.internal(w, "user lookup", err)
+			return
+		}
+	case account.KindLogin:
+		u, err := a.cfg.Store.UserByName(ctx, username)
+		if presence.ErrorCodeOf(err) == presence.ErrNotFound {
+			// Recorded as a failure of the name and the address: guessing
+			// usernames counts towards the lockout like guessing faces.
+			att.Outcome, att.Reason, att.FinishedAt = account.OutcomeFailure, "unknown_user", &now
+			if err := a.cfg.Store.CreateAttempt(ctx, att); err != nil {
+				a.internal(w, "recording an attempt", err)
+				return
+			}
+			fail(w, http.StatusNotFound, screenFor("unknown_user"))
+			return
+		} else if err != nil {
+			a.internal(w, "user lookup", err)
+			return
+		}
+		att.UserID, subject = u.ID, u.SubjectID
+	}
+
+	sess, err := a.api.createSession(ctx, a.cfg.Mode, subject, a.cfg.CheckTTL, att.ID)
+	if err != nil {
+		a.internal(w, "starting a session", err)
+		return
+	}
+	att.SessionID = sess.ID
+	if err := a.cfg.Store.CreateAttempt(ctx, att); err != nil {
+		a.internal(w, "recording an attempt", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, result{OK: true, Attempt: att.ID, SessionID: sess.ID, ClientToken: sess.ClientToken})
+}
+
+// ownAttempt loads an unfinished attempt of this browser.
+func (a *App) ownAttempt(w http.ResponseWriter, r *http.Request) *account.Attempt {
+	att, err := a.cfg.Store.Attempt(r.Context(), r.PathValue("id"))
+	if err != nil || !sameBytes(att.Browser, hashToken(a.csrfToken(w, r))) {
+		// Another browser's attempt is as good as no attempt.
+		fail(w, http.StatusNotFound, screenFor("expired"))
+		return nil
+	}
+	if att.FinishedAt != nil {
+		fail(w, http.StatusConflict, screenFor("session_used"))
+		return nil
+	}
+	return att
+}
+
+// finish reads the verdict of the attempt's face check, from Presence,
+// and logs in, registers or says why not.
+func (a *App) finish(w http.ResponseWriter, r *http.Request) {
+	att := a.ownAttempt(w, r)
+	if att == nil {
+		return
+	}
+	ctx := r.Context()
+	v, err := a.api.session(ctx, att.SessionID)
+	if err != nil {
+		a.internal(w, "reading a verdict", err)
+		return
+	}
+	switch v.Status {
+	case "succeeded":
+	case "expired":
+		a.conclude(w, r, att, "", account.OutcomeAbandoned, screenFor("expired"))
+		return
+	case "failed":
+		a.conclude(w, r, att, "", account.OutcomeAbandoned, screenFor("error"))
+		return
+	default:
+		if !a.cfg.Now().Before(att.ExpiresAt) {
+			a.conclude(w, r, att, "", account.OutcomeAbandoned, screenFor("expired"))
+			return
+		}
+		fail(w, http.StatusConflict, screenFor("error"))
+		return
+	}
+	if v.Decision != "realface" {
+		a.conclude(w, r, att, att.UserID, account.OutcomeFailure, verdictScreen(v))
+		return
+	}
+	switch att.Kind {
+	case account.KindRegister:
+		a.register(w, r, att)
+	case account.KindLogin:
+		u, err := a.cfg.Store.User(ctx, att.UserID)
+		if err != nil {
+			a.conclude(w, r, att, "", account.OutcomeFailure, screenFor("unknown_user"))
+			return
+		}
+		// The verdict must be about this user's subject, and match it.
+		if v.SubjectID != u.SubjectID || v.Match == nil || !v.Match.Match {
+			a.conclude(w, r, att, u.ID, account.OutcomeFailure, screenFor("no_match"))
+			return
+		}
+		a.succeed(w, r, att, u)
+	case account.KindFaceLogin:
+		cands, err := a.api.identify(ctx, att.SessionID)
+		if err != nil {
+			a.internal(w, "identifying", err)
+			return
+		}
+		var u *account.User
+		if len(cands) > 0 && cands[0].Match {
+			u, err = a.cfg.Store.UserBySubject(ctx, cands[0].SubjectID)
+			if err != nil && presence.ErrorCodeOf(err) != presence.ErrNotFound {
+				a.internal(w, "user lookup", err)
+				return
+			}
+		}
+		if u == nil {
+			a.conclude(w, r, att, "", account.OutcomeFailure, screenFor("no_account"))
+			return
+		}
+		a.succeed(w, r, att, u)
+	}
+}
+
+// register enrols the live face under a new subject and creates the user.
+// A face already enrolled under another account is refused whatever the
+// server's duplicate policy: one person, one account.
+func (a *App) register(w http.ResponseWriter, r *http.Request, att *account.Attempt) {
+	ctx := r.Context()
+	subject := newID("app-")
+	if err := a.api.createSubject(ctx, subject); err != nil {
+		a.internal(w, "creating a subject", err)
+		return
+	}
+	undo := func() {
+		if err := a.api.deleteSubject(context.WithoutCancel(ctx), subject); err != nil {
+			a.cfg.Log.Error("face-login app: removing a subject failed", "subject", subject, "err", err)
+		}
+	}
+	enrolled, err := a.api.enrol(ctx, subject, att.SessionID)
+	if codeOf(err) == "duplicate_face" || (err == nil && len(enrolled.Duplicates) > 0) {
+		undo()
+		a.conclude(w, r, att, "", account.OutcomeFailure, screenFor("duplicate_face"))
+		return
+	}
+	if err != nil {
+		undo()
+		a.internal(w, "enrolling", err)
+		return
+	}
+	u := &account.User{ID: newID("usr_"), Username: att.Username, SubjectID: subject, CreatedAt: a.cfg.Now()}
+	if err := a.cfg.Store.CreateUser(ctx, u); err != nil {
+		undo()
+		if presence.ErrorCodeOf(err) == presence.ErrConflict {
+			a.conclude(w, r, att, "", account.OutcomeFailure, screenFor("username_taken"))
+			return
+		}
+		a.internal(w, "creating a user", err)
+		return
+	}
+	a.succeed(w, r, att, u)
+}
+
+func (a *App) succeed(w http.ResponseWriter, r *http.Request, att *account.Attempt, u *account.User) {
+	if err := a.cfg.Store.FinishAttempt(r.Context(), att.ID, u.ID, account.OutcomeSuccess, "", a.cfg.Now()); err != nil {
+		// A concurrent finish of the same attempt won: this one logs no one in.
+		fail(w, http.StatusConflict, screenFor("session_used"))
+		return
+	}
+	a.forgetSession(r.Context(), att.SessionID)
+	if err := a.logIn(w, r, u); err != nil {
+		a.internal(w, "logging in", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, result{OK: true, Redirect: "/app/account"})
+}
+
+// conclude records a failed or abandoned attempt and shows its screen.
+func (a *App) conclude(w http.ResponseWriter, r *http.Request, att *account.Attempt, userID, outcome string, s Screen) {
+	if err := a.cfg.Store.FinishAttempt(r.Context(), att.ID, userID, outcome, s.Code, a.cfg.Now()); err != nil && presence.ErrorCodeOf(err) != presence.ErrConflict {
+		a.internal(w, "recording an attempt", err)
+		return
+	}
+	a.forgetSession(r.Context(), att.SessionID)
+	status := http.StatusUnprocessableEntity
+	if s.Code == "expired" {
+		status = http.StatusGone
+	}
+	fail(w, status, s)
+}
+
+// forgetSession deletes a Presence session once its verdict is read: the
+// app keeps no face data beyond the enrolled template.
+func (a *App) forgetSession(ctx context.Context, id string) {
+	if id == "" {
+		return
+	}
+	if err := a.api.deleteSession(context.WithoutCancel(ctx), id); err != nil && codeOf(err) != "not_found" {
+		a.cfg.Log.Warn("face-login app: deleting a session failed; retention removes it later", "session", id, "err", err)
+	}
+}
+
+// abandon records a face check the browser could not run (no camera,
+// permission refused, connection lost) and returns its screen. It is no
+// failed login: nothing was shown to the server.
+func (a *App) abandon(w http.ResponseWriter, r *http.Request) {
+	att := a.ownAttempt(w, r)
+	if att == nil {
+		return
+	}
+	var req struct {
+		State string `json:"state"`
+	}
+	json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req)
+	code := req.State
+	switch code {
+	case "session_expired":
+		code = "expired"
+	case "permission_denied", "no_camera", "camera_in_use", "unsupported", "network_lost", "session_used", "cancelled":
+	default:
+		code = "error"
+	}
+	a.conclude(w, r, att, att.UserID, account.OutcomeAbandoned, screenFor(code))
+}
+
+func (a *App) internal(w http.ResponseWriter, what string, err error) {
+	a.cfg.Log.Error("face-login app: "+what+" failed", "err", err)
+	fail(w, http.StatusInternalServerError, screenFor("error"))
+}
+
+func sameBytes(x, y []byte) bool { return len(x) == len(y) && string(x) == string(y) }

@@ -1,0 +1,150 @@
+package webapp
+
+import (
+	"bytes"
+	"net/http"
+	"time"
+
+	"presence/webapp/account"
+)
+
+// pageData is what every template gets.
+type pageData struct {
+	Title string
+	CSRF  string
+	User  *account.User
+	// Notice is a one-line confirmation at the top ("You are logged out").
+	Notice string
+	// Page-specific values.
+	Heading string
+	Message string
+	History []historyRow
+	Erased  *erasedCounts
+}
+
+type historyRow struct {
+	At      time.Time
+	Kind    string
+	Outcome string
+	Success bool
+	Reason  string
+	Device  string
+}
+
+func (a *App) render(w http.ResponseWriter, r *http.Request, status int, page string, d pageData) {
+	d.CSRF = a.csrfToken(w, r)
+	var buf bytes.Buffer
+	if err := a.pages[page].Execute(&buf, d); err != nil {
+		a.cfg.Log.Error("face-login app: rendering failed", "page", page, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func (a *App) message(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
+	a.render(w, r, status, "message", pageData{Title: heading, Heading: heading, Message: message})
+}
+
+func (a *App) home(w http.ResponseWriter, r *http.Request) {
+	if u, _ := a.currentUser(r); u != nil {
+		http.Redirect(w, r, "/app/account", http.StatusSeeOther)
+		return
+	}
+	a.render(w, r, http.StatusOK, "home", pageData{Title: "Face login"})
+}
+
+func (a *App) registerPage(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, http.StatusOK, "register", pageData{Title: "Create an account"})
+}
+
+func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
+	d := pageData{Title: "Log in"}
+	switch r.URL.Query().Get("done") {
+	case "logout":
+		d.Notice = "You are logged out."
+	case "login":
+		d.Notice = "Please log in to see that page."
+	}
+	a.render(w, r, http.StatusOK, "login", d)
+}
+
+// historyLength is how many attempts the account page lists.
+const historyLength = 50
+
+func (a *App) accountPage(w http.ResponseWriter, r *http.Request) {
+	u, _ := a.currentUser(r)
+	if u == nil {
+		http.Redirect(w, r, "/app/login?done=login", http.StatusSeeOther)
+		return
+	}
+	attempts, err := a.cfg.Store.History(r.Context(), u.ID, historyLength)
+	if err != nil {
+		a.cfg.Log.Error("face-login app: reading history failed", "err", err)
+		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Your history could not be read. Try again in a moment.")
+		return
+	}
+	d := pageData{Title: "Your account", User: u}
+	for _, at := range attempts {
+		d.History = append(d.History, historyRow{
+			At: *at.FinishedAt, Kind: kindText(at.Kind), Outcome: outcomeText(at.Outcome),
+			Success: at.Outcome == account.OutcomeSuccess, Reason: reasonText(at.Reason), Device: at.Device,
+		})
+	}
+	a.render(w, r, http.StatusOK, "account", d)
+}
+
+func (a *App) logout(w http.ResponseWriter, r *http.Request) {
+	if _, h := a.currentUser(r); h != nil {
+		if err := a.cfg.Store.DeleteWebSession(r.Context(), h); err != nil {
+			a.cfg.Log.Error("face-login app: logout failed", "err", err)
+		}
+	}
+	clearLogin(w, r)
+	http.Redirect(w, r, "/app/login?done=logout", http.StatusSeeOther)
+}
+
+func (a *App) deletePage(w http.ResponseWriter, r *http.Request) {
+	u, _ := a.currentUser(r)
+	if u == nil {
+		http.Redirect(w, r, "/app/login?done=login", http.StatusSeeOther)
+		return
+	}
+	a.render(w, r, http.StatusOK, "delete", pageData{Title: "Delete your account", User: u})
+}
+
+type erasedCounts struct {
+	Templates int
+	Sessions  int
+}
+
+// deleteAccount erases the user's face data in Presence first, then the
+// app's records: if Presence cannot be reached nothing is lost, and the
+// person can try again.
+func (a *App) deleteAccount(w http.ResponseWriter, r *http.Request) {
+	u, _ := a.currentUser(r)
+	if u == nil {
+		http.Redirect(w, r, "/app/login?done=login", http.StatusSeeOther)
+		return
+	}
+	ctx := r.Context()
+	erased, err := a.api.deleteSubjectCounts(ctx, u.SubjectID)
+	if err != nil && codeOf(err) != "not_found" {
+		a.cfg.Log.Error("face-login app: erasing face data failed", "subject", u.SubjectID, "err", err)
+		a.message(w, r, http.StatusBadGateway, "Your account was not deleted", "Your face data could not be erased just now, so nothing was deleted. Try again in a moment.")
+		return
+	}
+	sessions, err := a.cfg.Store.DeleteUser(ctx, u.ID)
+	if err != nil {
+		a.cfg.Log.Error("face-login app: deleting a user failed", "user", u.ID, "err", err)
+		a.message(w, r, http.StatusInternalServerError, "Your account was not fully deleted", "Your face data was erased but your account record was not. Try again in a moment.")
+		return
+	}
+	for _, id := range sessions {
+		a.forgetSession(ctx, id)
+	}
+	clearLogin(w, r)
+	a.render(w, r, http.StatusOK, "deleted", pageData{Title: "Account deleted", Erased: &erasedCounts{Templates: erased.Templates, Sessions: erased.Sessions}})
+}
