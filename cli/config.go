@@ -60,9 +60,9 @@ type Config struct {
 	// another subject does: warn (enrol, report) or refuse.
 	DuplicateFaces string `json:"duplicate_faces"`
 	// App is the face-login web app at /app/.
-	App AppConfig `json:"app"`
-	LogFormat      string `json:"log_format"`
-	LogLevel       string `json:"log_level"`
+	App       AppConfig `json:"app"`
+	LogFormat string    `json:"log_format"`
+	LogLevel  string    `json:"log_level"`
 }
 
 // ActiveConfig is the operator's policy for active sessions.
