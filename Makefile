@@ -55,6 +55,8 @@ fuzz: build
 	$(GO) test -run '^$$' -fuzz FuzzParseFrame -fuzztime 15s ./session
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCreateRequest -fuzztime 15s ./httpapi
 	$(GO) test -run '^$$' -fuzz FuzzReadFrames -fuzztime 15s ./httpapi
+	$(GO) test -run '^$$' -fuzz FuzzParseStart -fuzztime 15s ./webapp
+	$(GO) test -run '^$$' -fuzz FuzzDeviceHint -fuzztime 15s ./webapp
 
 clean:
 	rm -rf bin

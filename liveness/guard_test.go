@@ -89,3 +89,22 @@ func TestGuardRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardAcceptsAStillScene: an empty room, or people sitting still far
+// from the camera, hash alike for seconds (camera noise flips a few bits,
+// the bytes always differ). That is no loop: the scene never moved away.
+func TestGuardAcceptsAStillScene(t *testing.T) {
+	g := liveness.NewStreamGuard("n1", liveness.DefaultGuardRule())
+	base := distinct(7)
+	for i := 0; i < 150; i++ {
+		h := base
+		h[0] ^= uint64(i%3) << 5 // 0 or 1 bit of noise
+		if i%10 == 0 {
+			h[1] ^= 0b1011 // a 3-bit flicker now and then
+		}
+		at := time.Duration(i) * 66 * time.Millisecond
+		if r := g.Check(meta(i+1, float64(i)*66, at, string(rune(i)), h)); r != "" {
+			t.Fatalf("frame %d of a still scene refused: %s", i, r)
+		}
+	}
+}

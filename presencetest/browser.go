@@ -65,7 +65,7 @@ func Browser(tb testing.TB, cam Camera) context.Context {
 // Screenshot saves the page as reports/screenshots/NAME.png for review.
 func Screenshot(tb testing.TB, ctx context.Context, name string) {
 	tb.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100 makes a PNG, as the name says
 	if err != nil {
 		tb.Errorf("screenshot %s: %v", name, err)
 		return

@@ -68,8 +68,18 @@ func needFFmpeg(tb testing.TB) string {
 // Y4M converts a clip (or a still image, repeated for seconds) to a .y4m
 // file Chromium can use as a fake camera, scaled to width, at fps; cached.
 func Y4M(tb testing.TB, src string, width, fps int, seconds float64) string {
+	return Y4MClip(tb, src, width, fps, 0, seconds)
+}
+
+// Y4MClip is Y4M of the part of a clip that starts at start seconds (a
+// camera loops its file: a login and a registration fed from disjoint parts
+// of one clip never show the same frame twice).
+func Y4MClip(tb testing.TB, src string, width, fps int, start, seconds float64) string {
 	tb.Helper()
 	name := strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
+	if start > 0 {
+		name += fmt.Sprintf("-from%gs", start)
+	}
 	out := filepath.Join(CacheDir(), "y4m", fmt.Sprintf("%s-%dw-%dfps-%gs.y4m", name, width, fps, seconds))
 	if _, err := os.Stat(out); err == nil {
 		return out
@@ -80,6 +90,9 @@ func Y4M(tb testing.TB, src string, width, fps int, seconds float64) string {
 	if ext := strings.ToLower(filepath.Ext(src)); ext == ".jpg" || ext == ".png" {
 		args = append(args, "-loop", "1", "-t", fmt.Sprint(seconds))
 	}
+	if start > 0 {
+		args = append(args, "-ss", fmt.Sprint(start))
+	}
 	args = append(args, "-i", src, "-vf", fmt.Sprintf("scale=%d:-2,fps=%d", width, fps), "-pix_fmt", "yuv420p")
 	if seconds > 0 {
 		args = append(args, "-t", fmt.Sprint(seconds))
@@ -87,6 +100,26 @@ func Y4M(tb testing.TB, src string, width, fps int, seconds float64) string {
 	tmp := out + ".tmp.y4m"
 	args = append(args, tmp)
 	if o, err := exec.Command(ffmpeg, args...).CombinedOutput(); err != nil {
+		tb.Fatalf("ffmpeg: %v: %s", err, o)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// StillFrame saves the frame of a clip at the given second as a JPEG (a
+// photo of the person in the clip); cached.
+func StillFrame(tb testing.TB, src string, at float64) string {
+	tb.Helper()
+	name := strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
+	out := filepath.Join(CacheDir(), "y4m", fmt.Sprintf("%s-still-%gs.jpg", name, at))
+	if _, err := os.Stat(out); err == nil {
+		return out
+	}
+	os.MkdirAll(filepath.Dir(out), 0o755)
+	tmp := out + ".tmp.jpg"
+	if o, err := exec.Command(needFFmpeg(tb), "-v", "error", "-y", "-ss", fmt.Sprint(at), "-i", src, "-frames:v", "1", "-q:v", "2", tmp).CombinedOutput(); err != nil {
 		tb.Fatalf("ffmpeg: %v: %s", err, o)
 	}
 	if err := os.Rename(tmp, out); err != nil {

@@ -26,7 +26,10 @@ const (
 	helloTimeout   = 10 * time.Second
 	maxStreamFPS   = 10
 	keepFrameEvery = 5 // every fifth frame of a passed session is remembered
-	passiveFrames  = 3 // good frames a streamed passive check fuses
+	// crossSessionHits frames matching one earlier passed session make a
+	// replay.
+	crossSessionHits = 2
+	passiveFrames    = 3 // good frames a streamed passive check fuses
 )
 
 // streamError is the message a refused stream gets before it is closed.
@@ -130,11 +133,12 @@ type stream struct {
 	judge liveness.Judge
 	guard *liveness.StreamGuard
 
-	seq      int
-	timings  presence.Timings
-	audit    []presence.AuditImage
-	keep     []presence.FrameHash
-	deadline time.Duration
+	faceSeq   int // frames showing one face, the ones worth remembering
+	timings   presence.Timings
+	audit     []presence.AuditImage
+	keep      []presence.FrameHash
+	crossHits map[string]int // frames matching each earlier passed session
+	deadline  time.Duration
 }
 
 func (st *stream) setUp() error {
@@ -248,8 +252,16 @@ func (st *stream) frame(ctx context.Context, msg incoming) ([]liveness.Event, er
 	if other, seen, err := cfg.Store.SeenFrame(ctx, fh, cfg.Guard.LoopDistance); err != nil {
 		return nil, err
 	} else if seen && other != st.sess.ID {
-		cfg.Log.Warn("frame replayed from another session", "session", st.sess.ID, "other", other)
-		return []liveness.Event{st.judge.Fail(msg.at, presence.DecisionFake, presence.ReasonReplayedFrame)}, nil
+		// Two frames, not one: a single near-identical frame can be a
+		// coincidence of a still person before the same background; a
+		// replay repeats many.
+		if st.crossHits == nil {
+			st.crossHits = map[string]int{}
+		}
+		if st.crossHits[other]++; st.crossHits[other] >= crossSessionHits {
+			cfg.Log.Warn("frames replayed from another session", "session", st.sess.ID, "other", other)
+			return []liveness.Event{st.judge.Fail(msg.at, presence.DecisionFake, presence.ReasonReplayedFrame)}, nil
+		}
 	}
 	full := st.judge.WantFull()
 	a, err := cfg.Engine.Analyze(ctx, img, engine.Options{SkipLiveness: !full, SkipEmbedding: !full})
@@ -262,9 +274,12 @@ func (st *stream) frame(ctx context.Context, msg incoming) ([]liveness.Event, er
 	if cfg.Observer != nil {
 		cfg.Observer.FrameAnalysed(a.Timings)
 	}
-	st.seq++
-	if st.seq%keepFrameEvery == 1 {
-		st.keep = append(st.keep, fh)
+	// Only frames of one face are remembered: frames of an empty scene
+	// would match the next person's empty scene.
+	if len(a.Faces) == 1 {
+		if st.faceSeq++; st.faceSeq%keepFrameEvery == 1 {
+			st.keep = append(st.keep, fh)
+		}
 	}
 	if full && a.Decision != presence.DecisionInconclusive && len(st.audit) < st.sess.AuditImages {
 		st.audit = append(st.audit, presence.AuditImage{Index: len(st.audit), ContentType: contentType(data), Data: data})

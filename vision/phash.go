@@ -16,10 +16,24 @@ type Hash [4]uint64
 
 // PerceptualHash hashes the whole frame.
 func PerceptualHash(img *presence.Image) Hash {
+	return hashRegion(img, presence.Box{X2: float64(img.Width), Y2: float64(img.Height)})
+}
+
+// FaceHash hashes the square around a face box (1.4 times its larger
+// side): what a replay must repeat is the person, and a static background
+// that fills most of a frame would make every frame of a still scene hash
+// alike.
+func FaceHash(img *presence.Image, face presence.Box) Hash {
+	side := 1.4 * max(face.Width(), face.Height())
+	cx, cy := (face.X1+face.X2)/2, (face.Y1+face.Y2)/2
+	return hashRegion(img, presence.Box{X1: cx - side/2, Y1: cy - side/2, X2: cx + side/2, Y2: cy + side/2})
+}
+
+func hashRegion(img *presence.Image, region presence.Box) Hash {
 	const cells, sub = 16, 4
 	// Sample 64x64 and average 4x4 blocks: averaging over many samples
 	// keeps the hash from aliasing on large frames.
-	patch := GrayPatch(img, presence.Box{X2: float64(img.Width), Y2: float64(img.Height)}, cells*sub)
+	patch := GrayPatch(img, region, cells*sub)
 	var mean [cells * cells]float32
 	for y := 0; y < cells*sub; y++ {
 		for x := 0; x < cells*sub; x++ {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"regexp"
@@ -43,11 +44,20 @@ func newAppEnv(t *testing.T, o appOptions) *appEnv {
 	app, err = webapp.New(webapp.Config{
 		APIBase: e.URL, APIKey: e.Key, Store: e.Store, Now: e.Clock.Now, Mode: o.mode,
 		MaxFailures: o.maxFailures, FailureWindow: 15 * time.Minute, Lockout: 15 * time.Minute,
+		Log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &appEnv{Env: e, app: app}
+}
+
+// testWriter sends the app's log to the test's log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // browser is an HTTP client with its own cookies, standing in for a

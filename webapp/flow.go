@@ -3,6 +3,7 @@ package webapp
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -36,6 +37,30 @@ func fail(w http.ResponseWriter, status int, s Screen) {
 
 var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,31}$`)
 
+// parseStart reads the body of /app/api/start: the kind of attempt and,
+// for registrations and logins, the username (lowercased). bad names the
+// screen for a body that will not do.
+func parseStart(body io.Reader) (kind, username, bad string) {
+	var req struct {
+		Kind     string `json:"kind"`
+		Username string `json:"username"`
+	}
+	if err := json.NewDecoder(body).Decode(&req); err != nil {
+		return "", "", "error"
+	}
+	switch req.Kind {
+	case account.KindRegister, account.KindLogin:
+		username = strings.ToLower(strings.TrimSpace(req.Username))
+		if !usernamePattern.MatchString(username) {
+			return "", "", "invalid_username"
+		}
+	case account.KindFaceLogin:
+	default:
+		return "", "", "error"
+	}
+	return req.Kind, username, ""
+}
+
 // lockedUntil says until when a username (or, with username "", a client
 // address) is locked out, or the zero time.
 func (a *App) lockedUntil(ctx context.Context, username, client string, max int) (time.Time, error) {
@@ -61,36 +86,19 @@ func lockedScreen(until time.Time) Screen {
 // lockouts, starts a Presence session and returns its client token for
 // the capture SDK.
 func (a *App) start(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Kind     string `json:"kind"`
-		Username string `json:"username"`
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
-	if err := dec.Decode(&req); err != nil {
-		fail(w, http.StatusBadRequest, screenFor("error"))
+	kind, username, bad := parseStart(http.MaxBytesReader(w, r.Body, 4<<10))
+	if bad != "" {
+		fail(w, http.StatusBadRequest, screenFor(bad))
 		return
 	}
 	ctx := r.Context()
 	now := a.cfg.Now()
-	username := strings.ToLower(strings.TrimSpace(req.Username))
 	client := a.clientAddress(r)
-	att := &account.Attempt{ID: newID("att_"), Kind: req.Kind, Client: client, Browser: hashToken(a.csrfToken(w, r)),
+	att := &account.Attempt{ID: newID("att_"), Kind: kind, Username: username, Client: client, Browser: hashToken(a.csrfToken(w, r)),
 		Device: deviceHint(r.UserAgent()), CreatedAt: now, ExpiresAt: now.Add(a.cfg.CheckTTL)}
-	switch req.Kind {
-	case account.KindRegister, account.KindLogin:
-		if !usernamePattern.MatchString(username) {
-			fail(w, http.StatusBadRequest, screenFor("invalid_username"))
-			return
-		}
-		att.Username = username
-	case account.KindFaceLogin:
-	default:
-		fail(w, http.StatusBadRequest, screenFor("error"))
-		return
-	}
 
 	until, err := a.lockedUntil(ctx, "", client, a.cfg.MaxClientFailures)
-	if err == nil && until.IsZero() && req.Kind == account.KindLogin {
+	if err == nil && until.IsZero() && kind == account.KindLogin {
 		until, err = a.lockedUntil(ctx, username, "", a.cfg.MaxFailures)
 	}
 	if err != nil {
@@ -103,7 +111,7 @@ func (a *App) start(w http.ResponseWriter, r *http.Request) {
 	}
 
 	subject := ""
-	switch req.Kind {
+	switch kind {
 	case account.KindRegister:
 		if _, err := a.cfg.Store.UserByName(ctx, username); err == nil {
 			fail(w, http.StatusConflict, screenFor("username_taken"))
@@ -188,6 +196,7 @@ func (a *App) finish(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusConflict, screenFor("error"))
 		return
 	}
+	a.cfg.Log.Info("face-login app: face check ended", "attempt", att.ID, "kind", att.Kind, "session", att.SessionID, "decision", v.Decision, "reasons", reasonCodes(v.Reasons), "match", v.Match != nil && v.Match.Match)
 	if v.Decision != "realface" {
 		a.conclude(w, r, att, att.UserID, account.OutcomeFailure, verdictScreen(v))
 		return
@@ -336,3 +345,11 @@ func (a *App) internal(w http.ResponseWriter, what string, err error) {
 }
 
 func sameBytes(x, y []byte) bool { return len(x) == len(y) && string(x) == string(y) }
+
+func reasonCodes(rs []reason) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Code
+	}
+	return out
+}

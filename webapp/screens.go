@@ -71,6 +71,8 @@ func verdictScreen(v *verdict) Screen {
 		return screenFor("spoof")
 	case has("face_changed", "multiple_faces"):
 		return screenFor("several_faces")
+	case has("no_face", "face_lost"):
+		return screenFor("no_face")
 	case has("challenge_failed"):
 		return screenFor("steps")
 	case v.Decision == "fake":
@@ -79,8 +81,6 @@ func verdictScreen(v *verdict) Screen {
 		return screenFor("expired")
 	case has("connection_lost"):
 		return screenFor("network_lost")
-	case has("no_face", "face_lost"):
-		return screenFor("no_face")
 	}
 	s := screenFor("poor_capture")
 	for _, r := range v.Reasons {
