@@ -34,6 +34,7 @@ test: setup
 # Benchmarks of every hot path on real faces (numbers in the README).
 bench: setup
 	$(GO) test -run '^$$' -bench . -benchtime 200x ./vision ./engine
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./subjects
 
 # Evaluation reports on the dev set (docs/eval/), the evidence behind the
 # default thresholds (docs/thresholds.md).

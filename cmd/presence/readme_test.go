@@ -21,13 +21,24 @@ func TestReadmeWalkthrough(t *testing.T) {
 		}
 	}
 	readme := string(presencetest.ReadFile(t, filepath.Join(presencetest.Root(), "README.md")))
-	_, rest, ok := strings.Cut(readme, "<!-- walkthrough -->")
-	block, _, ok2 := strings.Cut(rest, "<!-- /walkthrough -->")
-	if !ok || !ok2 {
+	// Every walkthrough block, in order, as one script.
+	var script string
+	for rest := readme; ; {
+		_, after, ok := strings.Cut(rest, "<!-- walkthrough -->")
+		if !ok {
+			break
+		}
+		block, next, ok := strings.Cut(after, "<!-- /walkthrough -->")
+		if !ok {
+			t.Fatal("README has an unclosed walkthrough block")
+		}
+		block = strings.TrimSpace(block)
+		script += strings.TrimPrefix(strings.TrimSuffix(block, "```"), "```sh") + "\n"
+		rest = next
+	}
+	if script == "" {
 		t.Fatal("README has no walkthrough block")
 	}
-	script := strings.TrimSpace(block)
-	script = strings.TrimPrefix(strings.TrimSuffix(script, "```"), "```sh")
 
 	dir := t.TempDir()
 	db := filepath.Join(dir, "presence.db")
@@ -41,7 +52,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatalf("walkthrough failed: %v\n%s", err, out)
 	}
-	for _, want := range []string{`"status": "succeeded"`, `"decision": "realface"`, `"status":"succeeded"`} {
+	for _, want := range []string{`"status": "succeeded"`, `"decision": "realface"`, `"status":"succeeded"`, `"templates": 1`, `"duplicates": []`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("walkthrough output lacks %s:\n%s", want, out)
 		}

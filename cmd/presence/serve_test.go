@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -234,4 +237,67 @@ func busy(t *testing.T, url string) int {
 		}
 	}
 	return 0
+}
+
+// TestServeWithTheApp: --dev serves the face-login app with an API key it
+// creates once and reuses after a restart; without --dev (and --app) there
+// is no app.
+func TestServeWithTheApp(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"--dev", "--data-dir", dir, "--db", filepath.Join(dir, "p.db")}
+	a := startNode(t, nil, args...)
+	res, err := http.Get(a.url + "/app/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(page), "Log in with my face") {
+		t.Fatalf("app login page: %d %s", res.StatusCode, page)
+	}
+	keyFile := filepath.Join(dir, "app-api.key")
+	st, err := os.Stat(keyFile)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("app key file: %v %v", st, err)
+	}
+	first, _ := os.ReadFile(keyFile)
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	<-a.exited
+
+	b := startNode(t, nil, args...)
+	again, _ := os.ReadFile(keyFile)
+	if string(first) != string(again) {
+		t.Fatal("the app made a new key on restart")
+	}
+	// Its key works: starting a registration reaches the API.
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	res, err = c.Get(b.url + "/app/register")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	token := regexp.MustCompile(`name="csrf-token" content="([^"]+)"`).FindStringSubmatch(string(page))
+	if token == nil {
+		t.Fatalf("no anti-forgery token: %s", page)
+	}
+	req, _ := http.NewRequest("POST", b.url+"/app/api/start", strings.NewReader(`{"kind":"register","username":"carol"}`))
+	req.Header.Set("X-CSRF-Token", token[1])
+	req.Header.Set("Content-Type", "application/json")
+	res, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var started map[string]any
+	json.NewDecoder(res.Body).Decode(&started)
+	res.Body.Close()
+	if res.StatusCode != 200 || started["ok"] != true || !strings.HasPrefix(fmt.Sprint(started["client_token"]), "pct_") {
+		t.Fatalf("start: %d %v", res.StatusCode, started)
+	}
+
+	plain := startNode(t, []string{"PRESENCE_TEMPLATE_KEY=" + newKeyText(t)}, "--db", filepath.Join(t.TempDir(), "p.db"))
+	if res, err := http.Get(plain.url + "/app/"); err != nil || res.StatusCode != 404 {
+		t.Fatalf("app served without --dev or --app: %v %v", res.StatusCode, err)
+	}
 }
