@@ -169,6 +169,9 @@ func screenCode(r apiResult) string {
 func TestRegisterLoginAndDelete(t *testing.T) {
 	e := newAppEnv(t, appOptions{mode: "passive"})
 	ctx := context.Background()
+	// The relying party enrolled the same person under its own subject,
+	// outside the app: no app account, so no duplicate for the app.
+	enrolOutsideTheApp(t, e, "crm-7", "img6.jpg")
 	alice := newBrowser(t, e)
 	r := alice.faceCheck("register", "Alice", "img1.jpg")
 	if !r.OK || r.Redirect != "/app/account" {
@@ -219,7 +222,7 @@ func TestRegisterLoginAndDelete(t *testing.T) {
 	if _, err := e.Store.UserByName(ctx, "alice2"); presence.ErrorCodeOf(err) != presence.ErrNotFound {
 		t.Fatalf("duplicate account created: %v", err)
 	}
-	if subs, _ := e.Store.ListSubjects(ctx, "", 10); len(subs) != 1 {
+	if subs, _ := e.Store.ListSubjects(ctx, "", 10); len(subs) != 2 {
 		t.Fatalf("the refused registration left a subject: %d subjects", len(subs))
 	}
 	// Every face check is deleted from Presence once read.
@@ -426,4 +429,36 @@ func TestCookiesBehindTLS(t *testing.T) {
 			t.Errorf("missing %s", h)
 		}
 	}
+}
+
+// enrolOutsideTheApp enrols a photo under a subject through the API, as
+// the relying party's own backend would.
+func enrolOutsideTheApp(t *testing.T, e *appEnv, subject, photo string) {
+	t.Helper()
+	call := func(method, path, body string) map[string]any {
+		req, _ := http.NewRequest(method, e.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+e.Key)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		json.NewDecoder(res.Body).Decode(&out)
+		if res.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d %v", method, path, res.StatusCode, out)
+		}
+		return out
+	}
+	created := call("POST", "/v1/sessions", `{"mode":"passive"}`)
+	frame := presencetest.ReadFile(t, presencetest.DataFile(t, "fr_deepface_pairs/"+photo))
+	req, _ := http.NewRequest("POST", e.URL+"/v1/sessions/"+created["id"].(string)+"/frames", bytes.NewReader(frame))
+	req.Header.Set("Authorization", "Bearer "+created["client_token"].(string))
+	req.Header.Set("Content-Type", "image/jpeg")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("frame: %v", err)
+	}
+	call("POST", "/v1/subjects", `{"id":"`+subject+`"}`)
+	call("POST", "/v1/subjects/"+subject+"/enrol", `{"session_id":"`+created["id"].(string)+`"}`)
 }

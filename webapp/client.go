@@ -152,7 +152,7 @@ func (c *client) identify(ctx context.Context, sessionID string) ([]candidate, e
 	var out struct {
 		Candidates []candidate `json:"candidates"`
 	}
-	return out.Candidates, c.do(ctx, http.MethodPost, "/v1/identify", map[string]any{"session_id": sessionID, "top_k": 1}, &out)
+	return out.Candidates, c.do(ctx, http.MethodPost, "/v1/identify", map[string]any{"session_id": sessionID, "top_k": 5}, &out)
 }
 
 func (c *client) deleteSubject(ctx context.Context, id string) error {

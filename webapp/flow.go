@@ -222,9 +222,14 @@ func (a *App) finish(w http.ResponseWriter, r *http.Request) {
 			a.internal(w, "identifying", err)
 			return
 		}
+		// The best matching subject that is one of the app's users: the
+		// deployment may hold the relying party's other subjects too.
 		var u *account.User
-		if len(cands) > 0 && cands[0].Match {
-			u, err = a.cfg.Store.UserBySubject(ctx, cands[0].SubjectID)
+		for _, c := range cands {
+			if !c.Match || u != nil {
+				break
+			}
+			u, err = a.cfg.Store.UserBySubject(ctx, c.SubjectID)
 			if err != nil && presence.ErrorCodeOf(err) != presence.ErrNotFound {
 				a.internal(w, "user lookup", err)
 				return
@@ -254,10 +259,21 @@ func (a *App) register(w http.ResponseWriter, r *http.Request, att *account.Atte
 		}
 	}
 	enrolled, err := a.api.enrol(ctx, subject, att.SessionID)
-	if codeOf(err) == "duplicate_face" || (err == nil && len(enrolled.Duplicates) > 0) {
-		undo()
+	if codeOf(err) == "duplicate_face" {
+		undo() // the server's policy refuses any duplicate
 		a.conclude(w, r, att, "", account.OutcomeFailure, screenFor("duplicate_face"))
 		return
+	}
+	if err == nil {
+		for _, d := range enrolled.Duplicates {
+			// Only another account of this app makes a duplicate here; the
+			// deployment's other subjects are the relying party's business.
+			if _, err := a.cfg.Store.UserBySubject(ctx, d.SubjectID); err == nil {
+				undo()
+				a.conclude(w, r, att, "", account.OutcomeFailure, screenFor("duplicate_face"))
+				return
+			}
+		}
 	}
 	if err != nil {
 		undo()
