@@ -46,29 +46,33 @@ func stored(u *image.NRGBA, o int) *image.NRGBA {
 	s := image.NewNRGBA(image.Rect(0, 0, sw, sh))
 	for dy := 0; dy < uh; dy++ {
 		for dx := 0; dx < uw; dx++ {
-			var sx, sy int
-			switch o {
-			case 1:
-				sx, sy = dx, dy
-			case 2:
-				sx, sy = sw-1-dx, dy
-			case 3:
-				sx, sy = sw-1-dx, sh-1-dy
-			case 4:
-				sx, sy = dx, sh-1-dy
-			case 5:
-				sx, sy = dy, dx
-			case 6:
-				sx, sy = dy, sh-1-dx
-			case 7:
-				sx, sy = sw-1-dy, sh-1-dx
-			case 8:
-				sx, sy = sw-1-dy, dx
-			}
+			sx, sy := storedAt(o, dx, dy, sw, sh)
 			s.Set(sx, sy, u.At(dx, dy))
 		}
 	}
 	return s
+}
+
+// storedAt is where the upright pixel (dx, dy) is stored under EXIF
+// orientation o, in a stored picture sw x sh.
+func storedAt(o, dx, dy, sw, sh int) (sx, sy int) {
+	switch o {
+	case 2:
+		return sw - 1 - dx, dy
+	case 3:
+		return sw - 1 - dx, sh - 1 - dy
+	case 4:
+		return dx, sh - 1 - dy
+	case 5:
+		return dy, dx
+	case 6:
+		return dy, sh - 1 - dx
+	case 7:
+		return sw - 1 - dy, sh - 1 - dx
+	case 8:
+		return sw - 1 - dy, dx
+	}
+	return dx, dy
 }
 
 // tiffOrientation is a minimal little-endian TIFF block holding only the

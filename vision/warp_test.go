@@ -93,25 +93,7 @@ func orientedPlanes(u *image.YCbCr, o int) *image.YCbCr {
 	s := image.NewYCbCr(image.Rect(0, 0, sw, sh), image.YCbCrSubsampleRatio444)
 	for dy := 0; dy < uh; dy++ {
 		for dx := 0; dx < uw; dx++ {
-			var sx, sy int
-			switch o {
-			case 1:
-				sx, sy = dx, dy
-			case 2:
-				sx, sy = sw-1-dx, dy
-			case 3:
-				sx, sy = sw-1-dx, sh-1-dy
-			case 4:
-				sx, sy = dx, sh-1-dy
-			case 5:
-				sx, sy = dy, dx
-			case 6:
-				sx, sy = dy, sh-1-dx
-			case 7:
-				sx, sy = sw-1-dy, sh-1-dx
-			case 8:
-				sx, sy = sw-1-dy, dx
-			}
+			sx, sy := storedAt(o, dx, dy, sw, sh)
 			s.Y[sy*s.YStride+sx] = u.Y[dy*u.YStride+dx]
 			s.Cb[sy*s.CStride+sx] = u.Cb[dy*u.CStride+dx]
 			s.Cr[sy*s.CStride+sx] = u.Cr[dy*u.CStride+dx]
