@@ -96,10 +96,11 @@ func (c *Config) defaults() {
 
 // App serves the face-login app under /app/.
 type App struct {
-	cfg   Config
-	api   *client
-	pages map[string]*template.Template
-	mux   *http.ServeMux
+	cfg     Config
+	api     *client
+	pages   map[string]*template.Template
+	mux     *http.ServeMux
+	handler http.Handler
 }
 
 // New builds the app.
@@ -137,12 +138,16 @@ func New(cfg Config) (*App, error) {
 		a.message(w, r, http.StatusNotFound, "Page not found", "There is no such page.")
 	})
 	a.mux = mux
+	a.handler = a.protect()
 	return a, nil
 }
 
-// Handler serves /app/ with the app's protections: security headers,
+// Handler serves /app/.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// protect wraps the routes in the app's protections: security headers,
 // cross-origin refusal and the anti-forgery token on every POST.
-func (a *App) Handler() http.Handler {
+func (a *App) protect() http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.forbidden(w, r)
