@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"presence"
+	"presence/clock"
 	"presence/httpapi"
 	"presence/httpapi/apitest"
 	"presence/presencetest"
@@ -29,7 +30,7 @@ type env struct {
 	url    string
 	key    string
 	store  *sqlstore.DB
-	clock  *apitest.Clock
+	clock  clock.Adjustable
 	server *httpapi.Server
 }
 

@@ -17,16 +17,14 @@ import (
 	"time"
 
 	"presence"
-	"presence/session"
-	"presence/subjects"
 )
 
 // Config wires the API.
 type Config struct {
-	Sessions *session.Service
+	Sessions Sessions
 	// Subjects enables /v1/subjects and /v1/identify.
-	Subjects *subjects.Service
-	Store    presence.Store
+	Subjects Subjects
+	Store    Store
 	Log      *slog.Logger
 	Metrics  *Metrics
 	// RateLimit is the requests a minute one API key may make (0: none).

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -22,11 +23,16 @@ func Frames(tb testing.TB, clip string, fps, width int) []string {
 		return files
 	}
 	ffmpeg := needFFmpeg(tb)
-	tmp := dir + ".tmp"
-	os.RemoveAll(tmp)
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	// A folder of its own: test packages run in parallel and may extract
+	// the same clip at once; the first rename wins, the others use it.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		tb.Fatal(err)
 	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), filepath.Base(dir)+".tmp-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
 	args := []string{"-v", "error", "-i", src}
 	var filters []string
 	if fps > 0 {
@@ -46,9 +52,20 @@ func Frames(tb testing.TB, clip string, fps, width int) []string {
 		tb.Fatalf("ffmpeg: %v: %s", err, out)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
+		if files := jpegs(dir); len(files) > 0 {
+			return files
+		}
 		tb.Fatal(err)
 	}
 	return jpegs(dir)
+}
+
+var tempSeq atomic.Int64
+
+// tempName is a file beside out that no other test process writes (test
+// packages run in parallel), ending in ext so ffmpeg picks the format.
+func tempName(out, ext string) string {
+	return fmt.Sprintf("%s.tmp-%d-%d%s", out, os.Getpid(), tempSeq.Add(1), ext)
 }
 
 func jpegs(dir string) []string {
@@ -97,7 +114,7 @@ func Y4MClip(tb testing.TB, src string, width, fps int, start, seconds float64) 
 	if seconds > 0 {
 		args = append(args, "-t", fmt.Sprint(seconds))
 	}
-	tmp := out + ".tmp.y4m"
+	tmp := tempName(out, ".y4m")
 	args = append(args, tmp)
 	if o, err := exec.Command(ffmpeg, args...).CombinedOutput(); err != nil {
 		tb.Fatalf("ffmpeg: %v: %s", err, o)
@@ -118,7 +135,7 @@ func StillFrame(tb testing.TB, src string, at float64) string {
 		return out
 	}
 	os.MkdirAll(filepath.Dir(out), 0o755)
-	tmp := out + ".tmp.jpg"
+	tmp := tempName(out, ".jpg")
 	if o, err := exec.Command(needFFmpeg(tb), "-v", "error", "-y", "-ss", fmt.Sprint(at), "-i", src, "-frames:v", "1", "-q:v", "2", tmp).CombinedOutput(); err != nil {
 		tb.Fatalf("ffmpeg: %v: %s", err, o)
 	}

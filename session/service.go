@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"presence"
+	"presence/clock"
 	"presence/engine"
 	"presence/liveness"
 	"presence/seal"
@@ -44,12 +45,23 @@ type Observer interface {
 	FrameAnalysed(t presence.Timings)
 }
 
+// Store is what sessions keep: the sessions themselves and the API keys
+// that create them.
+type Store interface {
+	presence.SessionStore
+	CreateAPIKey(ctx context.Context, k *presence.APIKey) error
+	APIKey(ctx context.Context, id string) (*presence.APIKey, error)
+	TouchAPIKey(ctx context.Context, id string, at time.Time) error
+}
+
 // Config wires a Service.
 type Config struct {
-	Store    presence.Store
-	Engine   Analyzer
-	Sealer   *seal.Sealer
-	Now      func() time.Time
+	Store  Store
+	Engine Analyzer
+	Sealer *seal.Sealer
+	// Clock times expiry and streams (the system clock when nil; tests
+	// and clip evaluation run on a virtual one).
+	Clock    clock.Clock
 	Log      *slog.Logger
 	Observer Observer
 	// DefaultTTL and MaxTTL bound how long a session may wait for its
@@ -77,8 +89,8 @@ type Service struct {
 
 // New returns a Service with defaults filled in.
 func New(cfg Config) *Service {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System()
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -108,7 +120,7 @@ func New(cfg Config) *Service {
 }
 
 // Now is the service clock.
-func (s *Service) Now() time.Time { return s.cfg.Now() }
+func (s *Service) Now() time.Time { return s.cfg.Clock.Now() }
 
 // Credential prefixes tell an API key from a client token at a glance, so
 // one used in the other's place gets a precise error.
@@ -141,7 +153,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, name string) (string, *prese
 	}
 	id := randomID("", 10)
 	secret := base64.RawURLEncoding.EncodeToString(mustRandom(32))
-	k := &presence.APIKey{ID: id, Name: name, SecretHash: secretHash(secret), CreatedAt: s.cfg.Now().UTC()}
+	k := &presence.APIKey{ID: id, Name: name, SecretHash: secretHash(secret), CreatedAt: s.cfg.Clock.Now().UTC()}
 	if err := s.cfg.Store.CreateAPIKey(ctx, k); err != nil {
 		return "", nil, err
 	}
@@ -179,7 +191,7 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, bearer string) (*prese
 	if k.RevokedAt != nil {
 		return nil, presence.Errorf(presence.ErrUnauthorized, "this API key was revoked")
 	}
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > time.Minute {
 		if err := s.cfg.Store.TouchAPIKey(ctx, k.ID, now); err != nil {
 			s.cfg.Log.Warn("recording API key use failed", "key", k.ID, "err", err)
@@ -236,7 +248,7 @@ func (s *Service) Create(ctx context.Context, key *presence.APIKey, req CreateRe
 	if ttl == 0 {
 		ttl = s.cfg.DefaultTTL
 	}
-	now := s.cfg.Now().UTC()
+	now := s.cfg.Clock.Now().UTC()
 	token := ClientTokenPrefix + base64.RawURLEncoding.EncodeToString(mustRandom(32))
 	sess := &presence.Session{
 		ID:              randomID("ses_", 15),
@@ -307,7 +319,7 @@ func (s *Service) Get(ctx context.Context, id string) (*View, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &View{Session: sess, Status: sess.EffectiveStatus(s.cfg.Now())}
+	v := &View{Session: sess, Status: sess.EffectiveStatus(s.cfg.Clock.Now())}
 	if sess.AuditImages > 0 && sess.Verdict != nil {
 		if v.AuditImages, err = s.cfg.Store.AuditImages(ctx, id); err != nil {
 			return nil, err
@@ -324,7 +336,7 @@ func (s *Service) Delete(ctx context.Context, key *presence.APIKey, id string) (
 		return presence.Erased{}, err
 	}
 	return s.cfg.Store.DeleteSession(ctx, id, presence.AuditRecord{
-		At: s.cfg.Now(), Action: presence.AuditSessionDeleted, APIKeyID: key.ID, SessionID: id, CorrelationID: sess.CorrelationID,
+		At: s.cfg.Clock.Now(), Action: presence.AuditSessionDeleted, APIKeyID: key.ID, SessionID: id, CorrelationID: sess.CorrelationID,
 	})
 }
 
@@ -351,7 +363,7 @@ func (s *Service) SessionForToken(ctx context.Context, id, token string) (*prese
 	if err != nil {
 		return nil, err
 	}
-	if err := sess.AcceptClient(hash, s.cfg.Now()); err != nil {
+	if err := sess.AcceptClient(hash, s.cfg.Clock.Now()); err != nil {
 		if presence.ErrorCodeOf(err) == presence.ErrInvalidToken {
 			if other, err2 := s.cfg.Store.SessionByTokenHash(ctx, hash); err2 == nil && other.ID != id {
 				return nil, presence.Errorf(presence.ErrTokenMismatch, "this client token belongs to another session")
@@ -394,7 +406,7 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 	if err != nil {
 		return nil, err
 	}
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	c := presence.Completion{
 		SessionID: sess.ID, Status: presence.StatusSucceeded, Verdict: verdict, At: now, FromStatus: presence.StatusCreated, ProbeTemplate: probe,
 		AuditImages: auditFrames(frames, verdict, sess.AuditImages),
@@ -550,6 +562,6 @@ func auditRecord(sess *presence.Session, v *presence.Verdict, at time.Time) pres
 
 // Sweep marks expired sessions and purges those older than retention.
 func (s *Service) Sweep(ctx context.Context, retention time.Duration) (expired, purged int, err error) {
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	return s.cfg.Store.ExpireSessions(ctx, now, now.Add(-retention))
 }

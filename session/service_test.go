@@ -2,18 +2,38 @@ package session_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"presence"
-	"presence/engine/enginetest"
+	"presence/clock"
+	"presence/engine"
 	"presence/seal"
 	"presence/session"
 	"presence/sqlstore"
 )
 
-func newService(t *testing.T, now func() time.Time) (*session.Service, *sqlstore.DB) {
+// fakeEngine stands in for the models in the tests of the session
+// bookkeeping (tokens, expiry, storage); the tests that judge faces use
+// the real engine (stream_test.go).
+type fakeEngine struct {
+	analyze func(ctx context.Context, img *presence.Image, opts engine.Options) (*presence.Analysis, error)
+}
+
+func (f fakeEngine) Analyze(ctx context.Context, img *presence.Image, opts engine.Options) (*presence.Analysis, error) {
+	if f.analyze == nil {
+		return nil, errors.New("fakeEngine: no analysis expected")
+	}
+	return f.analyze(ctx, img, opts)
+}
+
+func (fakeEngine) Thresholds() engine.Thresholds { return engine.DefaultThresholds() }
+
+func (fakeEngine) Manifest() *presence.Manifest { return &presence.Manifest{} }
+
+func newService(t *testing.T, clk clock.Clock, eng session.Analyzer) (*session.Service, *sqlstore.DB) {
 	t.Helper()
 	store, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "p.db"))
 	if err != nil {
@@ -22,11 +42,14 @@ func newService(t *testing.T, now func() time.Time) (*session.Service, *sqlstore
 	t.Cleanup(func() { store.Close() })
 	k, _, _ := seal.NewKey()
 	sealer, _ := seal.New(k)
-	return session.New(session.Config{Store: store, Engine: enginetest.Engine(t), Sealer: sealer, Now: now}), store
+	if eng == nil {
+		eng = fakeEngine{}
+	}
+	return session.New(session.Config{Store: store, Engine: eng, Sealer: sealer, Clock: clk}), store
 }
 
 func TestCreateValidation(t *testing.T) {
-	svc, _ := newService(t, time.Now)
+	svc, _ := newService(t, clock.System(), nil)
 	key := &presence.APIKey{ID: "k"}
 	for name, req := range map[string]session.CreateRequest{
 		"unknown mode":         {Mode: "sideways"},
@@ -48,7 +71,7 @@ func TestCreateValidation(t *testing.T) {
 }
 
 func TestAPIKeyAuthentication(t *testing.T) {
-	svc, store := newService(t, time.Now)
+	svc, store := newService(t, clock.System(), nil)
 	ctx := context.Background()
 	text, k, err := svc.CreateAPIKey(ctx, "backend")
 	if err != nil {
@@ -78,19 +101,18 @@ func TestAPIKeyAuthentication(t *testing.T) {
 }
 
 func TestSweepAppliesRetention(t *testing.T) {
-	now := time.Now()
-	clock := func() time.Time { return now }
-	svc, store := newService(t, clock)
+	clk := clock.NewVirtual(time.Now())
+	svc, store := newService(t, clk, nil)
 	ctx := context.Background()
 	c, err := svc.Create(ctx, &presence.APIKey{ID: "k"}, session.CreateRequest{TTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	now = now.Add(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	if expired, purged, err := svc.Sweep(ctx, time.Hour); err != nil || expired != 1 || purged != 0 {
 		t.Fatalf("sweep: %d %d %v", expired, purged, err)
 	}
-	now = now.Add(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	if _, purged, err := svc.Sweep(ctx, time.Hour); err != nil || purged != 1 {
 		t.Fatalf("retention: %d %v", purged, err)
 	}

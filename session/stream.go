@@ -21,6 +21,17 @@ type StreamConn interface {
 	WriteJSON(ctx context.Context, v any) error
 }
 
+// PacedConn is a connection that plays a recording rather than a live
+// camera (clip evaluation, tests on a virtual clock). It is told when each
+// message it delivered has been handled, and delivers the next only then:
+// the stream never drops a frame of it for falling behind, and a clock the
+// connection advances between messages gives the same verdict on any
+// machine.
+type PacedConn interface {
+	StreamConn
+	Handled()
+}
+
 // Protocol limits of a stream.
 const (
 	helloTimeout   = 10 * time.Second
@@ -107,10 +118,10 @@ func (s *Service) Stream(ctx context.Context, id string, conn StreamConn) error 
 	if err != nil {
 		return sendError(ctx, conn, err)
 	}
-	if err := s.cfg.Store.StartSession(ctx, id, secretHash(hello.Token), s.cfg.Now()); err != nil {
+	if err := s.cfg.Store.StartSession(ctx, id, secretHash(hello.Token), s.cfg.Clock.Now()); err != nil {
 		return sendError(ctx, conn, err)
 	}
-	st := &stream{svc: s, sess: sess, conn: conn, start: time.Now()}
+	st := &stream{svc: s, sess: sess, conn: conn, start: s.cfg.Clock.Now()}
 	if err := st.setUp(); err != nil {
 		// A stored plan that does not parse: the session stays in
 		// progress and expires; the device is told it cannot go on.
@@ -170,18 +181,23 @@ type incoming struct {
 	at     time.Duration
 }
 
+// since is the stream time of t.
+func (st *stream) since(t time.Time) time.Duration { return t.Sub(st.start) }
+
 // run reads frames on one goroutine and judges them on this one; when
-// judging falls behind, the oldest waiting frame is dropped rather than
-// letting latency grow.
+// judging falls behind a live camera, the oldest waiting frame is dropped
+// rather than letting latency grow.
 func (st *stream) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	clk := st.svc.cfg.Clock
+	paced, _ := st.conn.(PacedConn)
 	frames := make(chan incoming, 2)
 	go func() {
 		defer close(frames)
 		for {
 			b, data, err := st.conn.Read(ctx)
-			msg := incoming{binary: b, data: data, err: err, at: time.Since(st.start)}
+			msg := incoming{binary: b, data: data, err: err, at: st.since(clk.Now())}
 			select {
 			case frames <- msg:
 			default:
@@ -196,36 +212,57 @@ func (st *stream) run(ctx context.Context) error {
 			}
 		}
 	}()
-	tick := time.NewTicker(250 * time.Millisecond)
+	tick := clk.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
+	// A tick reads the clock rather than its own time: a virtual clock
+	// has already moved to the next frame's time, and an offset clock's
+	// ticker runs on the system time.
+	onTick := func() (bool, error) {
+		at := st.since(clk.Now())
+		events := st.judge.Tick(at)
+		if len(events) == 0 && at > st.deadline {
+			events = []liveness.Event{st.judge.Fail(at, presence.DecisionInconclusive, presence.ReasonSessionTimeout)}
+		}
+		if err := st.send(ctx, events); err != nil || st.judge.Done() {
+			return true, st.end(ctx, liveness.Frame{At: at}, err)
+		}
+		return false, nil
+	}
 	for {
+		// A tick already due goes first, so a frame that arrived after it
+		// is judged after it, whatever order the channels are read in.
 		select {
-		case <-tick.C:
-			at := time.Since(st.start)
-			events := st.judge.Tick(at)
-			if len(events) == 0 && at > st.deadline {
-				events = []liveness.Event{st.judge.Fail(at, presence.DecisionInconclusive, presence.ReasonSessionTimeout)}
+		case <-tick.C():
+			if stop, err := onTick(); stop {
+				return err
 			}
-			if err := st.send(ctx, events); err != nil || st.judge.Done() {
-				return st.end(ctx, liveness.Frame{At: at}, err)
+			continue
+		default:
+		}
+		select {
+		case <-tick.C():
+			if stop, err := onTick(); stop {
+				return err
 			}
 		case msg, ok := <-frames:
 			if !ok || msg.err != nil {
-				at := time.Since(st.start)
+				at := st.since(clk.Now())
 				st.judge.Fail(at, presence.DecisionInconclusive, presence.ReasonConnectionLost)
 				return st.end(context.WithoutCancel(ctx), liveness.Frame{At: at}, errors.New("connection lost"))
 			}
-			if !msg.binary {
-				continue // control messages are ignored; "cancel" is a close
-			}
-			events, err := st.frame(ctx, msg)
-			if err != nil {
-				st.judge.Fail(msg.at, presence.DecisionInconclusive, presence.ReasonConnectionLost)
-				st.end(context.WithoutCancel(ctx), liveness.Frame{At: msg.at}, err)
-				return sendError(ctx, st.conn, err)
-			}
-			if err := st.send(ctx, events); err != nil || st.judge.Done() {
-				return st.end(ctx, liveness.Frame{At: msg.at}, err)
+			if msg.binary {
+				events, err := st.frame(ctx, msg)
+				if err != nil {
+					st.judge.Fail(msg.at, presence.DecisionInconclusive, presence.ReasonConnectionLost)
+					st.end(context.WithoutCancel(ctx), liveness.Frame{At: msg.at}, err)
+					return sendError(ctx, st.conn, err)
+				}
+				if err := st.send(ctx, events); err != nil || st.judge.Done() {
+					return st.end(ctx, liveness.Frame{At: msg.at}, err)
+				}
+			} // text messages are ignored; "cancel" is a close
+			if paced != nil {
+				paced.Handled()
 			}
 		}
 	}
@@ -324,7 +361,7 @@ func (st *stream) end(ctx context.Context, last liveness.Frame, cause error) err
 		cfg.Log.Error("stream verdict: matching failed", "session", st.sess.ID, "err", err)
 		probe = nil
 	}
-	now := cfg.Now()
+	now := cfg.Clock.Now()
 	c := presence.Completion{
 		SessionID: st.sess.ID, Status: status, Verdict: v, At: now, FromStatus: presence.StatusInProgress, ProbeTemplate: probe,
 		AuditImages: st.audit, Audit: auditRecord(st.sess, v, now),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"presence/clock"
 	"presence/httpapi/apitest"
 	"presence/liveness"
 	"presence/presencetest"
@@ -94,7 +95,7 @@ func talkClip(t *testing.T) string {
 // the SDK streams it through a two-blink session; the backend reads
 // realface.
 func TestRealClipPassesBlinkSession(t *testing.T) {
-	e := apitest.New(t, apitest.Options{Policy: policy(8*time.Second, 2, liveness.StepBlink)})
+	e := apitest.New(t, apitest.Options{Policy: policy(8*time.Second, 2, liveness.StepBlink), Clock: &clock.Offset{}})
 	id, token := createSession(t, e, `{"mode":"active"}`)
 	ctx := capture(t, e, presencetest.Camera{Y4M: talkClip(t)}, id, token, "")
 	if presencetest.WaitFor(t, ctx, `document.querySelector('.presence-capture[data-state=step]') !== null`, 20*time.Second) {
@@ -116,7 +117,7 @@ func TestRealClipPassesBlinkSession(t *testing.T) {
 
 // TestRealClipFailsStepsItNeverPerforms: the talking head never turns.
 func TestRealClipFailsStepsItNeverPerforms(t *testing.T) {
-	e := apitest.New(t, apitest.Options{Policy: policy(4*time.Second, 2, liveness.StepTurnLeft, liveness.StepTurnRight)})
+	e := apitest.New(t, apitest.Options{Policy: policy(4*time.Second, 2, liveness.StepTurnLeft, liveness.StepTurnRight), Clock: &clock.Offset{}})
 	id, token := createSession(t, e, `{"mode":"active"}`)
 	ctx := capture(t, e, presencetest.Camera{Y4M: talkClip(t)}, id, token, "")
 	if presencetest.WaitFor(t, ctx, `document.querySelector('.presence-capture[data-state=step]') !== null`, 20*time.Second) {
@@ -136,7 +137,7 @@ func TestStillPhotoFailsActiveSessions(t *testing.T) {
 	still := presencetest.Y4M(t, presencetest.DataFile(t, "pad_silentface_samples/image_T1.jpg"), 480, 15, 20)
 	for _, step := range liveness.AllSteps {
 		t.Run(string(step), func(t *testing.T) {
-			e := apitest.New(t, apitest.Options{Policy: policy(4*time.Second, 2, step)})
+			e := apitest.New(t, apitest.Options{Policy: policy(4*time.Second, 2, step), Clock: &clock.Offset{}})
 			id, token := createSession(t, e, `{"mode":"active"}`)
 			ctx := capture(t, e, presencetest.Camera{Y4M: still}, id, token, "")
 			waitDone(t, ctx, 30*time.Second)
@@ -151,7 +152,7 @@ func TestStillPhotoFailsActiveSessions(t *testing.T) {
 }
 
 func TestPassiveCapture(t *testing.T) {
-	e := apitest.New(t, apitest.Options{})
+	e := apitest.New(t, apitest.Options{Clock: &clock.Offset{}})
 	id, token := createSession(t, e, `{"mode":"passive"}`)
 	ctx := capture(t, e, presencetest.Camera{Y4M: talkClip(t)}, id, token, "")
 	r := waitDone(t, ctx, 30*time.Second)
@@ -164,7 +165,7 @@ func TestPassiveCapture(t *testing.T) {
 // TestErrorStates drives every failure the person can meet and checks the
 // state and its message.
 func TestErrorStates(t *testing.T) {
-	e := apitest.New(t, apitest.Options{Policy: policy(8*time.Second, 2, liveness.StepTurnLeft)})
+	e := apitest.New(t, apitest.Options{Policy: policy(8*time.Second, 2, liveness.StepTurnLeft), Clock: &clock.Offset{}})
 	cases := []struct {
 		name   string
 		cam    presencetest.Camera
@@ -208,7 +209,7 @@ func TestErrorStates(t *testing.T) {
 }
 
 func TestNetworkLost(t *testing.T) {
-	e := apitest.New(t, apitest.Options{Policy: policy(20*time.Second, 2, liveness.StepTurnLeft)})
+	e := apitest.New(t, apitest.Options{Policy: policy(20*time.Second, 2, liveness.StepTurnLeft), Clock: &clock.Offset{}})
 	id, token := createSession(t, e, `{"mode":"active"}`)
 	ctx := capture(t, e, presencetest.Camera{Y4M: talkClip(t)}, id, token, "")
 	if !presencetest.WaitFor(t, ctx, `document.querySelector('.presence-capture[data-state=step]') !== null`, 20*time.Second) {

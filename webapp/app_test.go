@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"presence"
+	"presence/clock"
 	"presence/httpapi/apitest"
 	"presence/liveness"
 	"presence/presencetest"
@@ -33,13 +34,19 @@ type appOptions struct {
 	maxFailures int
 	policy      liveness.Policy
 	duplicates  string
+	// realTime runs the server on the system clock (browser tests).
+	realTime bool
 }
 
 func newAppEnv(t *testing.T, o appOptions) *appEnv {
 	t.Helper()
 	var app *webapp.App
 	late := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { app.Handler().ServeHTTP(w, r) })
-	e := apitest.New(t, apitest.Options{Policy: o.policy, Duplicates: o.duplicates, Extra: map[string]http.Handler{"/app/": late}})
+	opts := apitest.Options{Policy: o.policy, Duplicates: o.duplicates, Extra: map[string]http.Handler{"/app/": late}}
+	if o.realTime {
+		opts.Clock = &clock.Offset{}
+	}
+	e := apitest.New(t, opts)
 	var err error
 	app, err = webapp.New(webapp.Config{
 		APIBase: e.URL, APIKey: e.Key, Store: e.Store, Now: e.Clock.Now, Mode: o.mode,

@@ -125,7 +125,7 @@ func (p *page) text() string {
 }
 
 func TestFaceLoginInTheBrowser(t *testing.T) {
-	e := newAppEnv(t, appOptions{policy: blinkPolicy(), maxFailures: 2})
+	e := newAppEnv(t, appOptions{policy: blinkPolicy(), maxFailures: 2, realTime: true})
 	clip := presencetest.DataFile(t, talkClip)
 	ctx := context.Background()
 
@@ -217,7 +217,7 @@ func TestFaceLoginInTheBrowser(t *testing.T) {
 // TestFailureScreensInTheBrowser: what the camera and the check can go
 // wrong with, each on its own screen.
 func TestFailureScreensInTheBrowser(t *testing.T) {
-	e := newAppEnv(t, appOptions{policy: blinkPolicy()})
+	e := newAppEnv(t, appOptions{policy: blinkPolicy(), realTime: true})
 	// The two-person clip opens on 3.5 s of one repeated frame (a still
 	// picture to any camera check), so its camera starts at 4 s.
 	for _, c := range []struct {

@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"presence/clock"
 	"presence/engine/enginetest"
 	"presence/httpapi"
 	"presence/liveness"
@@ -20,26 +20,6 @@ import (
 	"presence/subjects"
 	"presence/web"
 )
-
-// Clock is an injected time source tests move forward.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// Now returns the current test time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // Options change the server.
 type Options struct {
@@ -51,6 +31,10 @@ type Options struct {
 	Duplicates string
 	// Extra handlers mounted beside the API and the SDK.
 	Extra map[string]http.Handler
+	// Clock is the server's time: a virtual clock reading now when nil.
+	// Browser tests, where a real browser streams in real time, pass a
+	// clock.Offset.
+	Clock clock.Adjustable
 }
 
 // Env is one running server.
@@ -58,7 +42,7 @@ type Env struct {
 	URL      string
 	Key      string // an API key
 	Store    *sqlstore.DB
-	Clock    *Clock
+	Clock    clock.Adjustable
 	Server   *httpapi.Server
 	Sessions *session.Service
 	Subjects *subjects.Service
@@ -76,10 +60,13 @@ func New(t testing.TB, o Options) *Env {
 	t.Cleanup(func() { store.Close() })
 	key, _, _ := seal.NewKey()
 	sealer, _ := seal.New(key)
-	clk := &Clock{now: time.Now().UTC()}
+	clk := o.Clock
+	if clk == nil {
+		clk = clock.NewVirtual(time.Now().UTC())
+	}
 	metrics := httpapi.NewMetrics(func() float64 { return float64(eng.QueueDepth()) }, float64(eng.Workers()))
 	subs := subjects.New(subjects.Config{Store: store, Sealer: sealer, Now: clk.Now, Match: eng.Thresholds().Match, Duplicates: o.Duplicates})
-	sessions := session.New(session.Config{Store: store, Engine: eng, Sealer: sealer, Now: clk.Now, Observer: metrics, Policy: o.Policy, Subjects: subs})
+	sessions := session.New(session.Config{Store: store, Engine: eng, Sealer: sealer, Clock: clk, Observer: metrics, Policy: o.Policy, Subjects: subs})
 	extra := map[string]http.Handler{"/sdk/": web.SDK()}
 	for k, v := range o.Extra {
 		extra[k] = v

@@ -1,0 +1,232 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
+	"presence"
+	"presence/clock"
+	"presence/httpapi"
+	"presence/session"
+)
+
+// The HTTP layer's own rules, on fakes: no models, no database.
+
+type rulesEnv struct {
+	t        *testing.T
+	url      string
+	sessions *fakeSessions
+	store    *fakeStore
+	clock    *clock.Virtual
+	ready    bool
+}
+
+func newRulesEnv(t *testing.T, cfg httpapi.Config) *rulesEnv {
+	t.Helper()
+	e := &rulesEnv{t: t, clock: clock.NewVirtual(time.Date(2026, 3, 1, 10, 0, 30, 0, time.UTC)), ready: true}
+	e.sessions = &fakeSessions{
+		now: e.clock.Now,
+		authenticate: func(_ context.Context, bearer string) (*presence.APIKey, error) {
+			if bearer != "pk_good_secret" {
+				return nil, presence.Errorf(presence.ErrUnauthorized, "unknown API key")
+			}
+			return &presence.APIKey{ID: "good"}, nil
+		},
+	}
+	e.store = &fakeStore{}
+	cfg.Sessions, cfg.Store = e.sessions, e.store
+	cfg.EngineReady = func() bool { return e.ready }
+	srv := httptest.NewServer(httpapi.New(cfg))
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	return e
+}
+
+func (e *rulesEnv) do(method, path, auth string, body []byte) response {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.url+path, bytes.NewReader(body))
+	if auth != "" {
+		req.Header.Set("Authorization", "Bearer "+auth)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := response{status: res.StatusCode, header: res.Header, raw: raw}
+	json.Unmarshal(raw, &out.body)
+	return out
+}
+
+func createdSession(req session.CreateRequest) *session.Created {
+	return &session.Created{ClientToken: "pct_x", Session: &presence.Session{ID: "ses_1", Mode: req.Mode, Status: presence.StatusCreated, CorrelationID: req.CorrelationID}}
+}
+
+func TestAuthenticationAndRateLimitRules(t *testing.T) {
+	e := newRulesEnv(t, httpapi.Config{RateLimit: 3})
+	var mu sync.Mutex
+	counts := map[string]int{}
+	e.store.countRequest = func(_ context.Context, key string, window time.Time) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		counts[key+window.String()]++
+		return counts[key+window.String()], nil
+	}
+	e.sessions.create = func(_ context.Context, _ *presence.APIKey, req session.CreateRequest) (*session.Created, error) {
+		return createdSession(req), nil
+	}
+	if r := e.do("POST", "/v1/sessions", "", []byte(`{}`)); r.status != 401 || r.code() != "unauthorized" {
+		t.Fatalf("no key: %d %s", r.status, r.raw)
+	}
+	for i := range 3 {
+		if r := e.do("POST", "/v1/sessions", "pk_good_secret", []byte(`{}`)); r.status != 201 {
+			t.Fatalf("request %d: %d %s", i+1, r.status, r.raw)
+		}
+	}
+	r := e.do("POST", "/v1/sessions", "pk_good_secret", []byte(`{}`))
+	// 30 s into the minute: the window ends in 30 s.
+	if r.status != 429 || r.code() != "rate_limited" || r.header.Get("Retry-After") != "30" {
+		t.Fatalf("over the limit: %d %q %s", r.status, r.header.Get("Retry-After"), r.raw)
+	}
+	e.clock.Advance(30 * time.Second)
+	if r := e.do("POST", "/v1/sessions", "pk_good_secret", []byte(`{}`)); r.status != 201 {
+		t.Fatalf("next window: %d %s", r.status, r.raw)
+	}
+	// A store that cannot count is an error, not a free pass.
+	e.store.countRequest = func(context.Context, string, time.Time) (int, error) {
+		return 0, presence.WrapError(presence.ErrInternal, errors.New("disk gone"), "storage error")
+	}
+	if r := e.do("POST", "/v1/sessions", "pk_good_secret", []byte(`{}`)); r.status != 500 || strings.Contains(r.raw2(), "disk gone") {
+		t.Fatalf("failing rate-limit store: %d %s", r.status, r.raw)
+	}
+}
+
+func TestCreateRequestParsing(t *testing.T) {
+	e := newRulesEnv(t, httpapi.Config{})
+	var got session.CreateRequest
+	e.sessions.create = func(_ context.Context, _ *presence.APIKey, req session.CreateRequest) (*session.Created, error) {
+		got = req
+		return createdSession(req), nil
+	}
+	r := e.do("POST", "/v1/sessions", "pk_good_secret", []byte(`{"mode":"active","ttl_seconds":60,"audit_images":2,"correlation_id":"c-1","reference_image":"aGk="}`))
+	if r.status != 201 || r.header.Get("Location") != "/v1/sessions/ses_1" || r.body["client_token"] != "pct_x" {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	if got.Mode != presence.ModeActive || got.TTL != time.Minute || got.AuditImages != 2 || got.CorrelationID != "c-1" || string(got.ReferenceImage) != "hi" {
+		t.Fatalf("passed on: %+v", got)
+	}
+	for body, want := range map[string]string{
+		`{"colour": "red"}`:        "unknown field",
+		`{"audit_images": "two"}`:  "audit_images",
+		`{"mode":`:                 "malformed JSON",
+		``:                         "empty body",
+		`{} {}`:                    "more than one",
+		`{"reference_image":"!!"}`: "base64",
+	} {
+		r := e.do("POST", "/v1/sessions", "pk_good_secret", []byte(body))
+		if r.status != 400 || r.code() != "invalid_request" || !strings.Contains(r.raw2(), want) {
+			t.Errorf("%q: %d %s, want 400 mentioning %q", body, r.status, r.raw, want)
+		}
+	}
+	if r := e.do("GET", "/v1/nothing", "pk_good_secret", nil); r.status != 404 || r.code() != "not_found" {
+		t.Errorf("unknown route: %d %s", r.status, r.raw)
+	}
+	if r := e.do("PUT", "/v1/sessions", "pk_good_secret", nil); r.status != 405 || r.code() != "method_not_allowed" || r.header.Get("Allow") == "" {
+		t.Errorf("wrong method: %d %s", r.status, r.raw)
+	}
+	// Subjects are off unless a subjects service is wired.
+	if r := e.do("GET", "/v1/subjects", "pk_good_secret", nil); r.status != 404 {
+		t.Errorf("subjects without a service: %d %s", r.status, r.raw)
+	}
+}
+
+func TestReadiness(t *testing.T) {
+	e := newRulesEnv(t, httpapi.Config{})
+	if r := e.do("GET", "/readyz", "", nil); r.status != 200 || r.body["ready"] != true {
+		t.Fatalf("ready: %d %s", r.status, r.raw)
+	}
+	e.store.ping = func(context.Context) error { return errors.New("connection refused") }
+	if r := e.do("GET", "/readyz", "", nil); r.status != 503 || !strings.Contains(r.raw2(), "unreachable") {
+		t.Fatalf("store down: %d %s", r.status, r.raw)
+	}
+	e.store.ping, e.ready = nil, false
+	if r := e.do("GET", "/readyz", "", nil); r.status != 503 || !strings.Contains(r.raw2(), "not loaded") {
+		t.Fatalf("models not loaded: %d %s", r.status, r.raw)
+	}
+	if r := e.do("GET", "/healthz", "", nil); r.status != 200 {
+		t.Fatalf("health: %d %s", r.status, r.raw)
+	}
+}
+
+// TestWebSocketAdapter checks the stream plumbing: text and binary
+// messages reach the session service in order, its JSON reaches the
+// device, and the close code says whether the session ended well.
+func TestWebSocketAdapter(t *testing.T) {
+	e := newRulesEnv(t, httpapi.Config{MaxBodyBytes: 1 << 16})
+	frame := session.FrameMessage(1, 0, "n", []byte("jpeg bytes"))
+	e.sessions.stream = func(ctx context.Context, id string, conn session.StreamConn) error {
+		if isBinary, msg, err := conn.Read(ctx); err != nil || isBinary || !strings.Contains(string(msg), "hello") {
+			return errors.New("no hello")
+		}
+		conn.WriteJSON(ctx, map[string]string{"type": "ready", "session": id})
+		if isBinary, msg, err := conn.Read(ctx); err != nil || !isBinary || !bytes.Equal(msg, frame) {
+			return errors.New("frame garbled")
+		}
+		conn.WriteJSON(ctx, map[string]string{"type": "done"})
+		if id == "ses_bad" {
+			return errors.New("refused")
+		}
+		return nil
+	}
+	for id, wantClose := range map[string]websocket.StatusCode{"ses_ok": websocket.StatusNormalClosure, "ses_bad": websocket.StatusPolicyViolation} {
+		ctx := context.Background()
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"/v1/sessions/"+id+"/stream", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wsjson.Write(ctx, c, map[string]string{"type": "hello", "token": "pct_x"})
+		var m map[string]string
+		if err := wsjson.Read(ctx, c, &m); err != nil || m["type"] != "ready" || m["session"] != id {
+			t.Fatalf("%s ready: %v %v", id, m, err)
+		}
+		c.Write(ctx, websocket.MessageBinary, frame)
+		if err := wsjson.Read(ctx, c, &m); err != nil || m["type"] != "done" {
+			t.Fatalf("%s done: %v %v", id, m, err)
+		}
+		_, _, err = c.Read(ctx)
+		if got := websocket.CloseStatus(err); got != wantClose {
+			t.Errorf("%s closed with %v (%v), want %v", id, got, err, wantClose)
+		}
+		c.CloseNow()
+	}
+
+	// A message over the body limit closes the stream.
+	e.sessions.stream = func(ctx context.Context, id string, conn session.StreamConn) error {
+		_, _, err := conn.Read(ctx)
+		return err
+	}
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"/v1/sessions/ses_big/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.Write(ctx, websocket.MessageText, bytes.Repeat([]byte("x"), 1<<17))
+	_, _, err = c.Read(ctx)
+	if got := websocket.CloseStatus(err); got != websocket.StatusMessageTooBig && got != websocket.StatusPolicyViolation {
+		t.Errorf("oversized message: closed with %v (%v)", got, err)
+	}
+}

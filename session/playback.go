@@ -1,0 +1,149 @@
+package session
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"presence/clock"
+)
+
+// RecordedFrame is one frame of a recording: its bytes (JPEG) and when it
+// was captured, counted from the start of the recording.
+type RecordedFrame struct {
+	At   time.Duration
+	Data []byte
+}
+
+// Playback is a device that plays a recording into a stream on a virtual
+// clock: the hello with the client token, each frame at its capture time,
+// then a keep-alive every 250 ms until the stream ends. Clip evaluation
+// and tests use it; it is the stream protocol as the SDK speaks it, with
+// the clock moved by the frames instead of by the wall.
+type Playback struct {
+	Clock  *clock.Virtual
+	Token  string
+	Frames []RecordedFrame
+	// DropAfter, when positive, makes the device vanish (a lost
+	// connection) after sending that many frames.
+	DropAfter int
+	// Idle is how long the device keeps the connection open after its
+	// last frame (default 2 minutes, longer than any session deadline).
+	Idle time.Duration
+	// Nonce, when set, replaces the one the server gave (a stream bound to
+	// another session).
+	Nonce string
+
+	mu       sync.Mutex
+	events   []map[string]any
+	nonce    string
+	base     time.Time
+	sent     int
+	idled    time.Duration
+	handled  chan struct{}
+	helloed  bool
+	finished bool
+}
+
+var errDeviceGone = errors.New("playback: the device went away")
+
+// Read delivers the next message once the previous one was handled.
+func (p *Playback) Read(ctx context.Context) (bool, []byte, error) {
+	p.mu.Lock()
+	if p.handled == nil {
+		p.handled = make(chan struct{}, 1)
+	}
+	if !p.helloed {
+		p.helloed = true
+		p.mu.Unlock()
+		hello, _ := json.Marshal(map[string]string{"type": "hello", "token": p.Token})
+		return false, hello, nil
+	}
+	first := p.sent == 0 && p.idled == 0
+	p.mu.Unlock()
+	if !first {
+		select {
+		case <-p.handled:
+		case <-ctx.Done():
+			return false, nil, ctx.Err()
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	idle := p.Idle
+	if idle == 0 {
+		idle = 2 * time.Minute
+	}
+	switch {
+	case p.finished:
+		return false, nil, errDeviceGone
+	case p.DropAfter > 0 && p.sent >= p.DropAfter:
+		return false, nil, errDeviceGone
+	case p.sent < len(p.Frames):
+		f := p.Frames[p.sent]
+		p.sent++
+		p.Clock.Set(p.base.Add(f.At))
+		return true, FrameMessage(p.sent, float64(f.At.Microseconds())/1000, p.nonce, f.Data), nil
+	case p.idled < idle:
+		p.idled += 250 * time.Millisecond
+		p.Clock.Advance(250 * time.Millisecond)
+		return false, []byte(`{"type":"keepalive"}`), nil
+	}
+	return false, nil, errDeviceGone
+}
+
+// Handled lets the next message through.
+func (p *Playback) Handled() {
+	select {
+	case p.handled <- struct{}{}:
+	default:
+	}
+}
+
+// WriteJSON records what the server sent; the ready message starts the
+// recording's clock.
+func (p *Playback) WriteJSON(_ context.Context, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(p.events, m)
+	switch m["type"] {
+	case "ready":
+		p.nonce, _ = m["nonce"].(string)
+		if p.Nonce != "" {
+			p.nonce = p.Nonce
+		}
+		p.base = p.Clock.Now()
+	case "done", "error":
+		p.finished = true
+	}
+	return nil
+}
+
+// Events are the messages the server sent, in order.
+func (p *Playback) Events() []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]map[string]any(nil), p.events...)
+}
+
+// FrameMessage builds a binary frame message: a 2-byte big-endian header
+// length, the JSON header, then the image.
+func FrameMessage(seq int, captureMS float64, nonce string, img []byte) []byte {
+	h, _ := json.Marshal(frameHeader{Seq: seq, TS: captureMS, Nonce: nonce})
+	msg := make([]byte, 2, 2+len(h)+len(img))
+	binary.BigEndian.PutUint16(msg, uint16(len(h)))
+	return append(append(msg, h...), img...)
+}
+
+var _ PacedConn = (*Playback)(nil)

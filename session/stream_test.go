@@ -1,0 +1,211 @@
+package session_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"presence"
+	"presence/clock"
+	"presence/engine/enginetest"
+	"presence/liveness"
+	"presence/presencetest"
+	"presence/seal"
+	"presence/session"
+	"presence/sqlstore"
+)
+
+// These tests stream real clips through the real models on a virtual
+// clock: a clip of ten seconds takes as long as its frames take to
+// analyse, and the verdict does not depend on how fast this machine is.
+
+func blinkPolicy() liveness.Policy {
+	p := liveness.DefaultPolicy()
+	p.Steps, p.MinSteps, p.MaxSteps = []liveness.StepKind{liveness.StepBlink}, 2, 2
+	return p
+}
+
+type streamEnv struct {
+	t     *testing.T
+	svc   *session.Service
+	store *sqlstore.DB
+	clock *clock.Virtual
+}
+
+func newStreamEnv(t *testing.T, policy liveness.Policy) *streamEnv {
+	t.Helper()
+	store, err := sqlstore.Open(context.Background(), t.TempDir()+"/p.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	k, _, _ := seal.NewKey()
+	sealer, _ := seal.New(k)
+	clk := clock.NewVirtual(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+	svc := session.New(session.Config{Store: store, Engine: enginetest.Engine(t), Sealer: sealer, Clock: clk, Policy: policy})
+	return &streamEnv{t: t, svc: svc, store: store, clock: clk}
+}
+
+func (e *streamEnv) create(mode presence.Mode, audit int) (string, string) {
+	e.t.Helper()
+	c, err := e.svc.Create(context.Background(), &presence.APIKey{ID: "k"}, session.CreateRequest{Mode: mode, AuditImages: audit})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c.Session.ID, c.ClientToken
+}
+
+// play streams frames into session id and returns the device's view and
+// the stored session.
+func (e *streamEnv) play(id string, p *session.Playback) *presence.Session {
+	e.t.Helper()
+	p.Clock = e.clock
+	e.svc.Stream(context.Background(), id, p)
+	sess, err := e.store.Session(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return sess
+}
+
+// clip reads a clip's frames at fps, captured 1/fps apart.
+func clip(t *testing.T, name string, fps int) []session.RecordedFrame {
+	var out []session.RecordedFrame
+	for i, f := range presencetest.Frames(t, name, fps, 640) {
+		out = append(out, session.RecordedFrame{At: time.Duration(i) * time.Second / time.Duration(fps), Data: presencetest.ReadFile(t, f)})
+	}
+	return out
+}
+
+func reasons(v *presence.Verdict) string {
+	if v == nil {
+		return ""
+	}
+	var codes []string
+	for _, r := range v.Reasons {
+		codes = append(codes, string(r.Code))
+	}
+	return strings.Join(codes, ",")
+}
+
+func TestActiveBlinkSession(t *testing.T) {
+	e := newStreamEnv(t, blinkPolicy())
+	talk := clip(t, "video_live/blink_talking_1face_720p.mp4", 15)
+	id, token := e.create(presence.ModeActive, 1)
+	p := &session.Playback{Token: token, Frames: talk}
+	sess := e.play(id, p)
+	events := p.Events()
+	if events[0]["type"] != "ready" || events[0]["steps"] != 2.0 || events[0]["mode"] != "active" {
+		t.Fatalf("ready: %v", events[0])
+	}
+	var steps []string
+	for _, ev := range events {
+		if ev["type"] == "step" {
+			steps = append(steps, ev["step"].(string)+":"+ev["message"].(string))
+		}
+		for _, leak := range []string{"score", "decision"} {
+			if _, ok := ev[leak]; ok {
+				t.Errorf("the device received %s: %v", leak, ev)
+			}
+		}
+	}
+	if strings.Join(steps, ",") != "blink:Now blink,blink:Now blink" {
+		t.Errorf("steps %v", steps)
+	}
+	if last := events[len(events)-1]; last["type"] != "done" || last["status"] != "succeeded" {
+		t.Fatalf("done: %v", last)
+	}
+	var transcript struct {
+		Transcript []json.RawMessage `json:"transcript"`
+	}
+	json.Unmarshal(sess.Verdict.Challenge, &transcript)
+	images, _ := e.store.AuditImages(context.Background(), id)
+	if sess.Verdict.Decision != presence.DecisionRealFace || sess.Status != presence.StatusSucceeded || len(transcript.Transcript) != 2 || len(images) != 1 {
+		t.Fatalf("verdict %s %s %+v, %d audit images", sess.Status, sess.Verdict.Decision, reasons(sess.Verdict), len(images))
+	}
+
+	// The same recording in a new session replays frames of a passed one.
+	id2, token2 := e.create(presence.ModeActive, 0)
+	if s := e.play(id2, &session.Playback{Token: token2, Frames: talk}); s.Verdict.Decision != presence.DecisionFake || !strings.Contains(reasons(s.Verdict), "replayed_frame") {
+		t.Fatalf("replay of a passed session: %s %s", s.Verdict.Decision, reasons(s.Verdict))
+	}
+}
+
+func TestPassiveStream(t *testing.T) {
+	e := newStreamEnv(t, blinkPolicy())
+	talk := clip(t, "video_live/blink_talking_1face_720p.mp4", 10)
+	id, token := e.create(presence.ModePassive, 0)
+	p := &session.Playback{Token: token, Frames: talk[10:]} // one second in, after the first blink
+	sess := e.play(id, p)
+	if events := p.Events(); events[0]["mode"] != "passive" || events[len(events)-1]["status"] != "succeeded" {
+		t.Fatalf("events %v", events)
+	}
+	if sess.Verdict.Decision != presence.DecisionRealFace {
+		t.Fatalf("verdict %s %s", sess.Verdict.Decision, reasons(sess.Verdict))
+	}
+}
+
+func TestStreamRefusesStillPicturesAndForeignNonces(t *testing.T) {
+	e := newStreamEnv(t, blinkPolicy())
+	still := presencetest.ReadFile(t, presencetest.DataFile(t, "pad_silentface_samples/image_T1.jpg"))
+	repeated := func(n int) []session.RecordedFrame {
+		var out []session.RecordedFrame
+		for i := range n {
+			out = append(out, session.RecordedFrame{At: time.Duration(i) * 100 * time.Millisecond, Data: still})
+		}
+		return out
+	}
+
+	// A still picture sent as a stream.
+	id, token := e.create(presence.ModeActive, 0)
+	if s := e.play(id, &session.Playback{Token: token, Frames: repeated(60)}); s.Verdict.Decision != presence.DecisionFake || !strings.Contains(reasons(s.Verdict), "replayed_frame") {
+		t.Fatalf("still picture: %s %s", s.Verdict.Decision, reasons(s.Verdict))
+	}
+	// The token was spent by that stream.
+	p := &session.Playback{Token: token}
+	e.play(id, p)
+	if ev := p.Events(); len(ev) != 1 || ev[0]["type"] != "error" || ev[0]["code"] != "token_used" {
+		t.Fatalf("reused token: %v", ev)
+	}
+	// Wrong credentials in the hello.
+	id, _ = e.create(presence.ModeActive, 0)
+	for cred, code := range map[string]string{"pk_key_secret": "wrong_credential", "pct_nope": "invalid_token", "": "unauthorized"} {
+		p := &session.Playback{Token: cred}
+		e.play(id, p)
+		if ev := p.Events(); len(ev) != 1 || ev[0]["code"] != code {
+			t.Errorf("%s: %v", code, ev)
+		}
+	}
+	// Frames bound to another nonce.
+	id, token = e.create(presence.ModePassive, 0)
+	if s := e.play(id, &session.Playback{Token: token, Frames: repeated(5), Nonce: "not-the-nonce"}); s.Verdict.Decision != presence.DecisionFake || !strings.Contains(reasons(s.Verdict), "replayed_frame") {
+		t.Fatalf("foreign nonce: %s %s", s.Verdict.Decision, reasons(s.Verdict))
+	}
+}
+
+func TestStreamEndsFailedWhenTheDeviceGoes(t *testing.T) {
+	e := newStreamEnv(t, blinkPolicy())
+	talk := clip(t, "video_live/blink_talking_1face_720p.mp4", 10)
+	id, token := e.create(presence.ModeActive, 0)
+	s := e.play(id, &session.Playback{Token: token, Frames: talk, DropAfter: 1})
+	if s.Status != presence.StatusFailed || reasons(s.Verdict) != "connection_lost" {
+		t.Fatalf("disconnect: %s %s", s.Status, reasons(s.Verdict))
+	}
+}
+
+func TestStreamTimesOutOnAnEmptyScene(t *testing.T) {
+	// A device that connects and then sends nothing: the session ends
+	// failed on the server's deadline, reached in virtual time.
+	e := newStreamEnv(t, blinkPolicy())
+	id, token := e.create(presence.ModePassive, 0)
+	start := e.clock.Now()
+	s := e.play(id, &session.Playback{Token: token})
+	if s.Status != presence.StatusFailed || reasons(s.Verdict) != "session_timeout" {
+		t.Fatalf("idle device: %s %s", s.Status, reasons(s.Verdict))
+	}
+	if waited := e.clock.Now().Sub(start); waited < liveness.DefaultPolicy().AlignTimeout || waited > time.Minute {
+		t.Fatalf("timed out after %v of virtual time", waited)
+	}
+}
