@@ -14,6 +14,7 @@ import (
 	"presence"
 	"presence/engine"
 	"presence/liveness"
+	"presence/sqldb"
 	"presence/vision"
 )
 
@@ -166,6 +167,21 @@ type AppConfig struct {
 	// Mode is the liveness check of registrations and logins: active
 	// (default) or passive.
 	Mode string `json:"mode,omitempty"`
+	// DB is the app's own database, apart from Presence's: a SQLite file
+	// or a postgres:// URL. Unset: app.db beside Presence's SQLite file,
+	// or, with PostgreSQL, Presence's database in schema presence_app.
+	DB string `json:"db,omitempty"`
+}
+
+// AppDB is the DSN of the face-login app's own store.
+func (c Config) AppDB() string {
+	if c.App.DB != "" {
+		return c.App.DB
+	}
+	if sqldb.DialectOf(c.DB) == sqldb.Postgres {
+		return c.DB
+	}
+	return filepath.Join(filepath.Dir(c.DB), "app.db")
 }
 
 // AppEnabled says whether `presence serve` serves the app.
@@ -387,6 +403,7 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 		b := v == "1" || v == "true"
 		c.App.Enabled = &b
 	}
+	str("PRESENCE_APP_DB", &c.App.DB)
 	if err := secret(getenv, "PRESENCE_APP_API_KEY", func(v string) { c.App.APIKey = Secret(v) }); err != nil {
 		return err
 	}
@@ -436,6 +453,7 @@ func (c *Config) bindServerFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.Var(optionalBool{&c.App.Enabled}, "app", "serve the face-login app at /app/ (default: on with --dev, else off; env PRESENCE_APP)")
+	fs.StringVar(&c.App.DB, "app-db", c.App.DB, "face-login app's own database: SQLite file or postgres:// URL (default: app.db beside --db, or --db's PostgreSQL in schema presence_app; env PRESENCE_APP_DB)")
 	fs.BoolVar(&c.App.TrustProxy, "app-trust-proxy", c.App.TrustProxy, "face-login app: take client addresses from X-Forwarded-For")
 	fs.Func("app-mode", "face-login app: liveness check of registrations and logins, active (default) or passive", func(v string) error {
 		if v != "active" && v != "passive" {

@@ -24,6 +24,8 @@ import (
 	"presence/subjects"
 	"presence/web"
 	"presence/webapp"
+	"presence/webapp/account"
+	"presence/webapp/accountsql"
 )
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
@@ -159,8 +161,14 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	url := "http://" + ln.Addr().String()
 	extra := map[string]http.Handler{"/sdk/": web.SDK()}
 	var app *webapp.App
+	var appStore *accountsql.DB
 	if cfg.AppEnabled() {
-		if app, err = newApp(ctx, cfg, store, sessions, ln.Addr(), log); err != nil {
+		if appStore, err = openAppStore(ctx, cfg, log); err != nil {
+			ln.Close()
+			return fmt.Errorf("face-login app: %w", err)
+		}
+		defer appStore.Close()
+		if app, err = newApp(ctx, cfg, appStore, sessions, ln.Addr(), log); err != nil {
 			ln.Close()
 			return fmt.Errorf("face-login app: %w", err)
 		}
@@ -187,7 +195,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Face-login app:     %s/app/\n", url)
 	}
 
-	go sweep(ctx, sessions, store, time.Duration(cfg.Retention), log)
+	var purgeApp func(context.Context, time.Time) (int, error)
+	if appStore != nil {
+		purgeApp = appStore.PurgeAttempts
+	}
+	go sweep(ctx, sessions, purgeApp, time.Duration(cfg.Retention), log)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	select {
@@ -210,9 +222,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 }
 
 // sweep expires sessions and applies the retention policy (to sessions
-// and to the face-login app's attempts) every minute; every node may run
-// it, the writes are idempotent.
-func sweep(ctx context.Context, s *session.Service, store *sqlstore.DB, retention time.Duration, log *slog.Logger) {
+// and, when the face-login app runs, to its attempts) every minute; every
+// node may run it, the writes are idempotent.
+func sweep(ctx context.Context, s *session.Service, purgeApp func(context.Context, time.Time) (int, error), retention time.Duration, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -221,8 +233,8 @@ func sweep(ctx context.Context, s *session.Service, store *sqlstore.DB, retentio
 		} else if expired+purged > 0 {
 			log.Info("sweep", "expired", expired, "purged", purged)
 		}
-		if retention > 0 {
-			if n, err := store.PurgeAttempts(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
+		if retention > 0 && purgeApp != nil {
+			if n, err := purgeApp(ctx, s.Now().Add(-retention)); err != nil && ctx.Err() == nil {
 				log.Warn("sweep of app attempts failed", "err", err)
 			} else if n > 0 {
 				log.Info("sweep", "app_attempts_purged", n)
@@ -236,10 +248,29 @@ func sweep(ctx context.Context, s *session.Service, store *sqlstore.DB, retentio
 	}
 }
 
+// openAppStore opens the face-login app's own store and, on the first
+// start after an upgrade, moves the app's records out of Presence's
+// database into it.
+func openAppStore(ctx context.Context, cfg Config, log *slog.Logger) (*accountsql.DB, error) {
+	s, err := accountsql.Open(ctx, cfg.AppDB())
+	if err != nil {
+		return nil, err
+	}
+	moved, err := s.MoveLegacy(ctx, cfg.DB)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if moved != (accountsql.Moved{}) {
+		log.Info("face-login app: moved its records out of Presence's database", "users", moved.Users, "attempts", moved.Attempts, "browser_sessions", moved.WebSessions)
+	}
+	return s, nil
+}
+
 // newApp builds the face-login app. It calls this process's API over
 // loopback, with its own API key: configured, or created on first start
 // and kept in the data folder.
-func newApp(ctx context.Context, cfg Config, store *sqlstore.DB, sessions *session.Service, addr net.Addr, log *slog.Logger) (*webapp.App, error) {
+func newApp(ctx context.Context, cfg Config, store account.Store, sessions *session.Service, addr net.Addr, log *slog.Logger) (*webapp.App, error) {
 	key := string(cfg.App.APIKey)
 	if key == "" {
 		path := filepath.Join(cfg.DataDir, "app-api.key")

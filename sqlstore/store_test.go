@@ -97,14 +97,14 @@ func TestMigrations(t *testing.T) {
 		t.Fatalf("%d SQLite migrations, %d PostgreSQL", len(sqliteM), len(pgM))
 	}
 	for i := range sqliteM {
-		if sqliteM[i].name != pgM[i].name {
-			t.Errorf("migration %d: %s vs %s: both dialects must have the same versions", i, sqliteM[i].name, pgM[i].name)
+		if sqliteM[i].Name != pgM[i].Name {
+			t.Errorf("migration %d: %s vs %s: both dialects must have the same versions", i, sqliteM[i].Name, pgM[i].Name)
 		}
 	}
 	eachStore(t, func(t *testing.T, s *DB) {
 		ctx := context.Background()
 		v, err := s.SchemaVersion(ctx)
-		if err != nil || v != sqliteM[len(sqliteM)-1].version {
+		if err != nil || v != sqliteM[len(sqliteM)-1].Version {
 			t.Fatalf("schema version %d %v", v, err)
 		}
 		// Re-applying is a no-op.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"presence/presencetest"
 	"presence/webapp"
 	"presence/webapp/account"
+	"presence/webapp/accountsql"
 )
 
 // appEnv is the real API (real models, SQLite) with the face-login app
@@ -27,6 +29,8 @@ import (
 type appEnv struct {
 	*apitest.Env
 	app *webapp.App
+	// accounts is the app's own store; e.Store is Presence's.
+	accounts *accountsql.DB
 }
 
 type appOptions struct {
@@ -47,16 +51,20 @@ func newAppEnv(t *testing.T, o appOptions) *appEnv {
 		opts.Clock = &clock.Offset{}
 	}
 	e := apitest.New(t, opts)
-	var err error
+	accounts, err := accountsql.Open(context.Background(), filepath.Join(t.TempDir(), "app.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { accounts.Close() })
 	app, err = webapp.New(webapp.Config{
-		APIBase: e.URL, APIKey: e.Key, Store: e.Store, Now: e.Clock.Now, Mode: o.mode,
+		APIBase: e.URL, APIKey: e.Key, Store: accounts, Now: e.Clock.Now, Mode: o.mode,
 		MaxFailures: o.maxFailures, FailureWindow: 15 * time.Minute, Lockout: 15 * time.Minute,
 		Log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &appEnv{Env: e, app: app}
+	return &appEnv{Env: e, app: app, accounts: accounts}
 }
 
 // testWriter sends the app's log to the test's log.
@@ -196,7 +204,7 @@ func TestRegisterLoginAndDelete(t *testing.T) {
 	if status != 200 || !strings.Contains(page, "Hello, alice") || !strings.Contains(page, "Registration") {
 		t.Fatalf("account page: %d %s", status, page)
 	}
-	u, err := e.Store.UserByName(ctx, "alice")
+	u, err := e.accounts.UserByName(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,14 +234,14 @@ func TestRegisterLoginAndDelete(t *testing.T) {
 	if r := newBrowser(t, e).faceCheck("register", "alice2", "img5.jpg"); r.OK || screenCode(r) != "duplicate_face" {
 		t.Fatalf("second account for one face: %+v %+v", r, r.Screen)
 	}
-	if _, err := e.Store.UserByName(ctx, "alice2"); presence.ErrorCodeOf(err) != presence.ErrNotFound {
+	if _, err := e.accounts.UserByName(ctx, "alice2"); presence.ErrorCodeOf(err) != presence.ErrNotFound {
 		t.Fatalf("duplicate account created: %v", err)
 	}
 	if subs, _ := e.Store.ListSubjects(ctx, "", 10); len(subs) != 2 {
 		t.Fatalf("the refused registration left a subject: %d subjects", len(subs))
 	}
 	// Every face check is deleted from Presence once read.
-	hist, _ := e.Store.History(ctx, u.ID, 10)
+	hist, _ := e.accounts.History(ctx, u.ID, 10)
 	if len(hist) != 4 { // registration, login, no match, face-only login
 		t.Fatalf("history: %d attempts", len(hist))
 	}
@@ -260,10 +268,10 @@ func TestRegisterLoginAndDelete(t *testing.T) {
 	if _, err := e.Store.Subject(ctx, u.SubjectID); presence.ErrorCodeOf(err) != presence.ErrNotFound {
 		t.Fatalf("subject after delete: %v", err)
 	}
-	if _, err := e.Store.UserByName(ctx, "alice"); presence.ErrorCodeOf(err) != presence.ErrNotFound {
+	if _, err := e.accounts.UserByName(ctx, "alice"); presence.ErrorCodeOf(err) != presence.ErrNotFound {
 		t.Fatalf("user after delete: %v", err)
 	}
-	if hist, _ := e.Store.History(ctx, u.ID, 10); len(hist) != 0 {
+	if hist, _ := e.accounts.History(ctx, u.ID, 10); len(hist) != 0 {
 		t.Fatalf("history after delete: %d", len(hist))
 	}
 	// The other browser's login is gone with the account.
@@ -412,7 +420,7 @@ func TestExpiredAndReusedAttempts(t *testing.T) {
 	if f := b.api("/app/api/attempts/"+r.Attempt+"/abandon", map[string]string{"state": "permission_denied"}); screenCode(f) != "permission_denied" {
 		t.Fatalf("abandon: %+v", f.Screen)
 	}
-	a, _ := e.Store.Attempt(context.Background(), r.Attempt)
+	a, _ := e.accounts.Attempt(context.Background(), r.Attempt)
 	if a.Outcome != account.OutcomeAbandoned || a.Reason != "permission_denied" {
 		t.Fatalf("abandoned attempt: %+v", a)
 	}

@@ -139,7 +139,7 @@ func TestFaceLoginInTheBrowser(t *testing.T) {
 		t.Fatalf("registration ended with %q: %s", got, reg.text())
 	}
 	presencetest.Screenshot(t, reg.ctx, "app-account")
-	user, err := e.Store.UserByName(ctx, "alice")
+	user, err := e.accounts.UserByName(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestFaceLoginInTheBrowser(t *testing.T) {
 	if _, err := e.Store.Subject(ctx, user.SubjectID); presence.ErrorCodeOf(err) != presence.ErrNotFound {
 		t.Fatalf("subject after deletion: %v", err)
 	}
-	if _, err := e.Store.UserByName(ctx, "alice"); presence.ErrorCodeOf(err) != presence.ErrNotFound {
+	if _, err := e.accounts.UserByName(ctx, "alice"); presence.ErrorCodeOf(err) != presence.ErrNotFound {
 		t.Fatalf("user after deletion: %v", err)
 	}
 	if subs, _ := e.Store.ListSubjects(ctx, "", 10); len(subs) != 0 {

@@ -1,19 +1,75 @@
-package sqlstore
+// Package accountsql keeps the face-login app's records (package account)
+// in a database of the app's own: by default a SQLite file beside
+// Presence's, or a schema of its own on PostgreSQL. The app is a relying
+// party of Presence and shares nothing with Presence's store but the SQL
+// plumbing of package sqldb.
+package accountsql
 
 import (
 	"context"
 	"database/sql"
+	"embed"
+	"fmt"
 	"time"
 
 	"presence"
+	"presence/sqldb"
 	"presence/webapp/account"
 )
 
+//go:embed migrations
+var migrations embed.FS
+
+// Schema is the PostgreSQL schema of the app's tables.
+const Schema = "presence_app"
+
+// migrationLock is the PostgreSQL advisory lock of the app's migrations.
+const migrationLock = 0x61636374 // "acct"
+
+// DB is an account.Store on SQLite or PostgreSQL.
+type DB struct {
+	db      *sql.DB
+	dialect sqldb.Dialect
+}
+
 var _ account.Store = (*DB)(nil)
 
+// Open opens the app's store at dsn (a SQLite path or a postgres:// URL,
+// whose tables then live in schema presence_app) and applies its
+// migrations.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	db, d, err := sqldb.Open(ctx, dsn, sqldb.Options{Schema: Schema})
+	if err != nil {
+		return nil, fmt.Errorf("accountsql: %w", err)
+	}
+	all, err := sqldb.Migrations(migrations, "migrations/"+string(d))
+	if err == nil {
+		err = sqldb.Migrate(ctx, db, d, all, migrationLock, time.Now())
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("accountsql: %w", err)
+	}
+	return &DB{db: db, dialect: d}, nil
+}
+
+// Close closes the database.
+func (s *DB) Close() error { return s.db.Close() }
+
+func (s *DB) q(query string) string { return sqldb.Rebind(s.dialect, query) }
+
+var (
+	translate  = sqldb.Translate
+	millis     = sqldb.Millis
+	fromMillis = sqldb.FromMillis
+	optMillis  = sqldb.OptMillis
+	optTime    = sqldb.OptTime
+)
+
+type scanner interface{ Scan(...any) error }
 // CreateUser stores an app user; a taken username is a conflict.
 func (s *DB) CreateUser(ctx context.Context, u *account.User) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO app_users (id, username, subject_id, created_at) VALUES (?, ?, ?, ?)`),
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO users (id, username, subject_id, created_at) VALUES (?, ?, ?, ?)`),
 		u.ID, u.Username, u.SubjectID, millis(u.CreatedAt))
 	return translate(err, "user "+u.Username)
 }
@@ -21,7 +77,7 @@ func (s *DB) CreateUser(ctx context.Context, u *account.User) error {
 func (s *DB) userWhere(ctx context.Context, column, value string) (*account.User, error) {
 	var u account.User
 	var created int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, username, subject_id, created_at FROM app_users WHERE `+column+` = ?`), value).
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, username, subject_id, created_at FROM users WHERE `+column+` = ?`), value).
 		Scan(&u.ID, &u.Username, &u.SubjectID, &created)
 	if err != nil {
 		return nil, translate(err, "user")
@@ -49,12 +105,12 @@ func (s *DB) User(ctx context.Context, id string) (*account.User, error) {
 // the Presence sessions the attempts used (the caller erases those).
 func (s *DB) DeleteUser(ctx context.Context, id string) ([]string, error) {
 	var sessions []string
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := sqldb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		var username string
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT username FROM app_users WHERE id = ?`), id).Scan(&username); err != nil {
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT username FROM users WHERE id = ?`), id).Scan(&username); err != nil {
 			return translate(err, "user")
 		}
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT session_id FROM app_attempts WHERE (user_id = ? OR username = ?) AND session_id <> ''`), id, username)
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT session_id FROM attempts WHERE (user_id = ? OR username = ?) AND session_id <> ''`), id, username)
 		if err != nil {
 			return translate(err, "attempts")
 		}
@@ -67,13 +123,13 @@ func (s *DB) DeleteUser(ctx context.Context, id string) ([]string, error) {
 			sessions = append(sessions, sid)
 		}
 		rows.Close()
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM app_attempts WHERE user_id = ? OR username = ?`), id, username); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM attempts WHERE user_id = ? OR username = ?`), id, username); err != nil {
 			return translate(err, "attempts")
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM app_web_sessions WHERE user_id = ?`), id); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM web_sessions WHERE user_id = ?`), id); err != nil {
 			return translate(err, "browser sessions")
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM app_users WHERE id = ?`), id); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM users WHERE id = ?`), id); err != nil {
 			return translate(err, "user")
 		}
 		return nil
@@ -83,7 +139,7 @@ func (s *DB) DeleteUser(ctx context.Context, id string) ([]string, error) {
 
 // CreateAttempt stores a started attempt.
 func (s *DB) CreateAttempt(ctx context.Context, a *account.Attempt) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO app_attempts
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO attempts
 		(id, kind, username, user_id, client, browser, session_id, device, created_at, expires_at, finished_at, outcome, reason)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		a.ID, a.Kind, a.Username, a.UserID, a.Client, a.Browser, a.SessionID, a.Device,
@@ -107,13 +163,13 @@ func scanAttempt(row scanner) (*account.Attempt, error) {
 
 // Attempt returns an attempt.
 func (s *DB) Attempt(ctx context.Context, id string) (*account.Attempt, error) {
-	a, err := scanAttempt(s.db.QueryRowContext(ctx, s.q(`SELECT `+attemptColumns+` FROM app_attempts WHERE id = ?`), id))
+	a, err := scanAttempt(s.db.QueryRowContext(ctx, s.q(`SELECT `+attemptColumns+` FROM attempts WHERE id = ?`), id))
 	return a, translate(err, "attempt")
 }
 
 // FinishAttempt records an outcome, once.
 func (s *DB) FinishAttempt(ctx context.Context, id, userID, outcome, reason string, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE app_attempts SET user_id = CASE WHEN ? = '' THEN user_id ELSE ? END,
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE attempts SET user_id = CASE WHEN ? = '' THEN user_id ELSE ? END,
 		outcome = ?, reason = ?, finished_at = ? WHERE id = ? AND finished_at IS NULL`),
 		userID, userID, outcome, reason, millis(at), id)
 	if err != nil {
@@ -135,9 +191,9 @@ func (s *DB) RecentFailures(ctx context.Context, username, client string, since 
 	if username == "" {
 		column, value = "client", client
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT finished_at FROM app_attempts
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT finished_at FROM attempts
 		WHERE `+column+` = ? AND outcome = 'failure' AND finished_at > ?
-		AND finished_at > COALESCE((SELECT MAX(finished_at) FROM app_attempts WHERE `+column+` = ? AND outcome = 'success'), 0)
+		AND finished_at > COALESCE((SELECT MAX(finished_at) FROM attempts WHERE `+column+` = ? AND outcome = 'success'), 0)
 		ORDER BY finished_at DESC LIMIT ?`), value, millis(since), value, limit)
 	if err != nil {
 		return nil, translate(err, "attempts")
@@ -156,7 +212,7 @@ func (s *DB) RecentFailures(ctx context.Context, username, client string, since 
 
 // History returns a user's finished attempts, newest first.
 func (s *DB) History(ctx context.Context, userID string, limit int) ([]account.Attempt, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+attemptColumns+` FROM app_attempts
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+attemptColumns+` FROM attempts
 		WHERE user_id = ? AND finished_at IS NOT NULL ORDER BY finished_at DESC, id LIMIT ?`), userID, limit)
 	if err != nil {
 		return nil, translate(err, "history")
@@ -175,7 +231,7 @@ func (s *DB) History(ctx context.Context, userID string, limit int) ([]account.A
 
 // CreateWebSession stores a logged-in browser.
 func (s *DB) CreateWebSession(ctx context.Context, w *account.WebSession) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO app_web_sessions (token_hash, user_id, device, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`),
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO web_sessions (token_hash, user_id, device, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`),
 		w.TokenHash, w.UserID, w.Device, millis(w.CreatedAt), millis(w.ExpiresAt))
 	return translate(err, "browser session")
 }
@@ -184,7 +240,7 @@ func (s *DB) CreateWebSession(ctx context.Context, w *account.WebSession) error 
 func (s *DB) WebSession(ctx context.Context, tokenHash []byte) (*account.WebSession, error) {
 	var w account.WebSession
 	var created, expires int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT token_hash, user_id, device, created_at, expires_at FROM app_web_sessions WHERE token_hash = ?`), tokenHash).
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT token_hash, user_id, device, created_at, expires_at FROM web_sessions WHERE token_hash = ?`), tokenHash).
 		Scan(&w.TokenHash, &w.UserID, &w.Device, &created, &expires)
 	if err != nil {
 		return nil, translate(err, "browser session")
@@ -195,20 +251,20 @@ func (s *DB) WebSession(ctx context.Context, tokenHash []byte) (*account.WebSess
 
 // DeleteWebSession logs a browser out.
 func (s *DB) DeleteWebSession(ctx context.Context, tokenHash []byte) error {
-	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM app_web_sessions WHERE token_hash = ?`), tokenHash)
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM web_sessions WHERE token_hash = ?`), tokenHash)
 	return translate(err, "browser session")
 }
 
 // PurgeAttempts applies the retention to the app's records.
 func (s *DB) PurgeAttempts(ctx context.Context, before time.Time) (int, error) {
 	var n int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM app_attempts WHERE created_at < ?`), millis(before))
+	err := sqldb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM attempts WHERE created_at < ?`), millis(before))
 		if err != nil {
 			return translate(err, "attempts")
 		}
 		n, _ = res.RowsAffected()
-		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM app_web_sessions WHERE expires_at < ?`), millis(before))
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM web_sessions WHERE expires_at < ?`), millis(before))
 		return translate(err, "browser sessions")
 	})
 	return int(n), err

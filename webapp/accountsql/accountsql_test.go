@@ -1,15 +1,65 @@
-package sqlstore
+package accountsql
 
 import (
 	"context"
+	"crypto/sha256"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"presence"
+	"presence/presencetest"
 	"presence/webapp/account"
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	presencetest.StopPostgres()
+	os.Exit(code)
+}
+
+var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+func hash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+func code(err error) presence.ErrorCode {
+	if err == nil {
+		return ""
+	}
+	return presence.ErrorCodeOf(err)
+}
+
+// eachStore runs a test on a fresh SQLite file and a fresh PostgreSQL
+// database: one suite, both dialects. dsn is the database the store was
+// opened on.
+func eachStore(t *testing.T, fn func(t *testing.T, s *DB, dsn string)) {
+	t.Helper()
+	for _, pg := range []bool{false, true} {
+		name := "sqlite"
+		if pg {
+			name = "postgres"
+		}
+		t.Run(name, func(t *testing.T) {
+			dsn := filepath.Join(t.TempDir(), "app.db")
+			if pg {
+				dsn = presencetest.Postgres(t)
+			}
+			s, err := Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			fn(t, s, dsn)
+		})
+	}
+}
+
 func TestAppAccounts(t *testing.T) {
-	eachStore(t, func(t *testing.T, s *DB) {
+	eachStore(t, func(t *testing.T, s *DB, _ string) {
 		ctx := context.Background()
 		alice := &account.User{ID: "u1", Username: "alice", SubjectID: "app-s1", CreatedAt: t0}
 		if err := s.CreateUser(ctx, alice); err != nil {
