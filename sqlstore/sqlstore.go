@@ -102,4 +102,6 @@ var (
 )
 
 // inTx runs fn in a transaction, rolling back on error or panic.
-func (s *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error { return sqldb.InTx(ctx, s.db, fn) }
+func (s *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	return sqldb.InTx(ctx, s.db, fn)
+}

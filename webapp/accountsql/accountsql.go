@@ -67,6 +67,7 @@ var (
 )
 
 type scanner interface{ Scan(...any) error }
+
 // CreateUser stores an app user; a taken username is a conflict.
 func (s *DB) CreateUser(ctx context.Context, u *account.User) error {
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO users (id, username, subject_id, created_at) VALUES (?, ?, ?, ?)`),
