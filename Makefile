@@ -6,7 +6,7 @@ CACHE  ?= $(CURDIR)/.cache
 BIN    := bin/presence
 export PRESENCE_CACHE_DIR := $(CACHE)
 
-.PHONY: all deps build setup run test bench eval fuzz clean
+.PHONY: all deps build setup run test screenshots bench eval fuzz clean
 
 all: build
 
@@ -25,11 +25,17 @@ setup: build
 run: setup
 	$(BIN) serve --dev
 
+# Packages run in parallel: streams run on a virtual clock, so only the
+# browser tests (web, webapp) run in real time, and they are not
+# sensitive to a busy CPU. Tests write only to temporary folders.
 test: setup
 	$(GO) vet ./...
-	# One package at a time: the browser and stream tests run in real time
-	# and must not be starved of CPU by the model-heavy packages.
-	$(GO) test -count=1 -p 1 -timeout 12m ./...
+	$(GO) test -count=1 -timeout 12m ./...
+
+# Refreshes the screenshot gallery in reports/screenshots from the browser
+# tests (a plain `make test` writes its screenshots to temporary folders).
+screenshots: setup
+	PRESENCE_UPDATE_SCREENSHOTS=1 $(GO) test -count=1 ./web ./webapp
 
 # Benchmarks of every hot path on real faces (numbers in the README).
 bench: setup

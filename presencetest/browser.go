@@ -62,16 +62,33 @@ func Browser(tb testing.TB, cam Camera) context.Context {
 	return ctx
 }
 
-// Screenshot saves the page as reports/screenshots/NAME.png for review.
+// UpdateScreenshots is the environment variable that makes Screenshot
+// refresh the committed gallery (`make screenshots` sets it).
+const UpdateScreenshots = "PRESENCE_UPDATE_SCREENSHOTS"
+
+// Screenshot takes a PNG of the page. It goes to the test's temporary
+// folder, so a plain test run leaves the work tree alone; with
+// PRESENCE_UPDATE_SCREENSHOTS=1 it replaces reports/screenshots/NAME.png,
+// the gallery kept for review.
 func Screenshot(tb testing.TB, ctx context.Context, name string) {
 	tb.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100 makes a PNG, as the name says
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 makes a PNG
 	if err != nil {
 		tb.Errorf("screenshot %s: %v", name, err)
 		return
 	}
-	dir := filepath.Join(Root(), "reports", "screenshots")
-	os.MkdirAll(dir, 0o755)
+	if len(png) < 8 || string(png[1:4]) != "PNG" {
+		tb.Errorf("screenshot %s: not a PNG (%d bytes)", name, len(png))
+		return
+	}
+	dir := tb.TempDir()
+	if os.Getenv(UpdateScreenshots) == "1" {
+		dir = filepath.Join(Root(), "reports", "screenshots")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			tb.Error(err)
+			return
+		}
+	}
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		tb.Error(err)
 	}
