@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 )
 
 // command is one subcommand.
@@ -100,5 +99,3 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 func usageError(format string, args ...any) error {
 	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
 }
-
-func joinLines(lines []string) string { return strings.Join(lines, "\n") }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"presence/clock"
 	"presence/httpapi"
 	"presence/session"
+	"presence/subjects"
 )
 
 // The HTTP layer's own rules, on fakes: no models, no database.
@@ -228,5 +230,77 @@ func TestWebSocketAdapter(t *testing.T) {
 	_, _, err = c.Read(ctx)
 	if got := websocket.CloseStatus(err); got != websocket.StatusMessageTooBig && got != websocket.StatusPolicyViolation {
 		t.Errorf("oversized message: closed with %v (%v)", got, err)
+	}
+}
+
+func TestSubjectRoutes(t *testing.T) {
+	subs := &fakeSubjects{}
+	e := newRulesEnv(t, httpapi.Config{Subjects: subs})
+	const key = "pk_good_secret"
+	created := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	subs.create = func(_ context.Context, _ *presence.APIKey, id string) (*presence.Subject, error) {
+		if id == "taken" {
+			return nil, presence.Errorf(presence.ErrConflict, "subject taken already exists")
+		}
+		return &presence.Subject{ID: id, CreatedAt: created}, nil
+	}
+	if r := e.do("POST", "/v1/subjects", key, []byte(`{"id":"alice"}`)); r.status != 201 || r.header.Get("Location") != "/v1/subjects/alice" || r.body["id"] != "alice" {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	if r := e.do("POST", "/v1/subjects", key, []byte(`{"id":"taken"}`)); r.status != 409 || r.code() != "conflict" {
+		t.Fatalf("conflict: %d %s", r.status, r.raw)
+	}
+
+	// Listing: the limit is checked here, and a full page names the next.
+	subs.list = func(_ context.Context, after string, limit int) ([]*presence.Subject, error) {
+		var out []*presence.Subject
+		for i := range limit {
+			out = append(out, &presence.Subject{ID: after + strconv.Itoa(i)})
+		}
+		return out, nil
+	}
+	if r := e.do("GET", "/v1/subjects?limit=2&after=a", key, nil); r.status != 200 || r.body["next"] != "a1" || len(r.body["subjects"].([]any)) != 2 {
+		t.Fatalf("list: %d %s", r.status, r.raw)
+	}
+	for _, bad := range []string{"0", "1001", "x"} {
+		if r := e.do("GET", "/v1/subjects?limit="+bad, key, nil); r.status != 400 || !strings.Contains(r.raw2(), "limit") {
+			t.Errorf("limit %s: %d %s", bad, r.status, r.raw)
+		}
+	}
+
+	// Enrol, verify and identify need a session_id and pass it on.
+	var gotSession, gotSubject string
+	var gotTopK int
+	subs.enrol = func(_ context.Context, _ *presence.APIKey, subjectID, sessionID string) (*subjects.Enrolment, error) {
+		gotSubject, gotSession = subjectID, sessionID
+		return &subjects.Enrolment{}, nil
+	}
+	subs.verify = func(_ context.Context, _ *presence.APIKey, subjectID, sessionID string) (*subjects.Verification, error) {
+		return nil, presence.Errorf(presence.ErrNotFound, "subject %s not found", subjectID)
+	}
+	subs.identify = func(_ context.Context, _ *presence.APIKey, sessionID string, topK int) (*subjects.Identification, error) {
+		gotSession, gotTopK = sessionID, topK
+		return &subjects.Identification{}, nil
+	}
+	if r := e.do("POST", "/v1/subjects/alice/enrol", key, []byte(`{"session_id":"ses_9"}`)); r.status != 201 || gotSubject != "alice" || gotSession != "ses_9" {
+		t.Fatalf("enrol: %d %s (%s %s)", r.status, r.raw, gotSubject, gotSession)
+	}
+	if r := e.do("POST", "/v1/subjects/alice/enrol", key, []byte(`{}`)); r.status != 400 || !strings.Contains(r.raw2(), "session_id") {
+		t.Fatalf("enrol without a session: %d %s", r.status, r.raw)
+	}
+	if r := e.do("POST", "/v1/subjects/nobody/verify", key, []byte(`{"session_id":"ses_9"}`)); r.status != 404 || r.code() != "not_found" {
+		t.Fatalf("verify an unknown subject: %d %s", r.status, r.raw)
+	}
+	if r := e.do("POST", "/v1/identify", key, []byte(`{"session_id":"ses_8","top_k":3}`)); r.status != 200 || gotSession != "ses_8" || gotTopK != 3 {
+		t.Fatalf("identify: %d %s (%s %d)", r.status, r.raw, gotSession, gotTopK)
+	}
+	subs.delete = func(_ context.Context, _ *presence.APIKey, id string) (presence.Erased, error) {
+		return presence.Erased{Templates: 2}, nil
+	}
+	if r := e.do("DELETE", "/v1/subjects/alice", key, nil); r.status != 200 || r.body["deleted"] != true || !strings.Contains(r.raw2(), `"templates":2`) {
+		t.Fatalf("delete: %d %s", r.status, r.raw)
+	}
+	if r := e.do("DELETE", "/v1/subjects/alice", "", nil); r.status != 401 {
+		t.Fatalf("delete without a key: %d %s", r.status, r.raw)
 	}
 }

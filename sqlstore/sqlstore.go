@@ -97,7 +97,6 @@ var translate = sqldb.Translate
 var (
 	millis     = sqldb.Millis
 	fromMillis = sqldb.FromMillis
-	optMillis  = sqldb.OptMillis
 	optTime    = sqldb.OptTime
 )
 
