@@ -10,6 +10,7 @@
 package webapp
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -94,10 +95,25 @@ func (c *Config) defaults() {
 	}
 }
 
+// presenceAPI is what the app asks of Presence, through its public HTTP
+// API (client); the app's rule tests use a fake of it.
+type presenceAPI interface {
+	createSession(ctx context.Context, mode, subjectID string, ttl time.Duration, correlation string) (*createdSession, error)
+	session(ctx context.Context, id string) (*verdict, error)
+	deleteSession(ctx context.Context, id string) error
+	createSubject(ctx context.Context, id string) error
+	enrol(ctx context.Context, subjectID, sessionID string) (*enrolment, error)
+	identify(ctx context.Context, sessionID string) ([]candidate, error)
+	deleteSubject(ctx context.Context, id string) error
+	deleteSubjectCounts(ctx context.Context, id string) (erased, error)
+}
+
+var _ presenceAPI = (*client)(nil)
+
 // App serves the face-login app under /app/.
 type App struct {
 	cfg     Config
-	api     *client
+	api     presenceAPI
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	handler http.Handler
@@ -106,13 +122,21 @@ type App struct {
 // New builds the app.
 func New(cfg Config) (*App, error) {
 	cfg.defaults()
-	if cfg.APIBase == "" || cfg.APIKey == "" || cfg.Store == nil {
-		return nil, errors.New("webapp: APIBase, APIKey and Store are required")
+	if cfg.APIBase == "" || cfg.APIKey == "" {
+		return nil, errors.New("webapp: APIBase and APIKey are required")
+	}
+	return newApp(cfg, &client{base: strings.TrimRight(cfg.APIBase, "/"), key: cfg.APIKey, http: cfg.HTTP})
+}
+
+func newApp(cfg Config, api presenceAPI) (*App, error) {
+	cfg.defaults()
+	if cfg.Store == nil {
+		return nil, errors.New("webapp: Store is required")
 	}
 	if cfg.Mode != "active" && cfg.Mode != "passive" {
 		return nil, errors.New("webapp: mode must be active or passive")
 	}
-	a := &App{cfg: cfg, api: &client{base: strings.TrimRight(cfg.APIBase, "/"), key: cfg.APIKey, http: cfg.HTTP}, pages: map[string]*template.Template{}}
+	a := &App{cfg: cfg, api: api, pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{"screen": screenFor, "kindText": kindText, "outcomeText": outcomeText}
 	for _, page := range []string{"home", "register", "login", "account", "delete", "deleted", "message"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+page+".html")

@@ -80,16 +80,16 @@ func (w testWriter) Write(p []byte) (int, error) {
 // posted with the client token, as the SDK would).
 type browser struct {
 	t    *testing.T
-	e    *appEnv
+	url  string // the server's
 	http *http.Client
 	csrf string
 }
 
 var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([^"]+)">`)
 
-func newBrowser(t *testing.T, e *appEnv) *browser {
+func newBrowser(t *testing.T, url string) *browser {
 	jar, _ := cookiejar.New(nil)
-	b := &browser{t: t, e: e, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	b := &browser{t: t, url: url, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	status, page, _ := b.get("/app/login")
 	m := csrfMeta.FindStringSubmatch(page)
 	if status != 200 || m == nil {
@@ -101,7 +101,7 @@ func newBrowser(t *testing.T, e *appEnv) *browser {
 
 func (b *browser) get(path string) (int, string, http.Header) {
 	b.t.Helper()
-	res, err := b.http.Get(b.e.URL + path)
+	res, err := b.http.Get(b.url + path)
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ type apiResult struct {
 func (b *browser) api(path string, body any, headers ...string) apiResult {
 	b.t.Helper()
 	raw, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", b.e.URL+path, bytes.NewReader(raw))
+	req, _ := http.NewRequest("POST", b.url+path, bytes.NewReader(raw))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-CSRF-Token", b.csrf)
 	for i := 0; i+1 < len(headers); i += 2 {
@@ -157,7 +157,7 @@ func (b *browser) faceCheck(kind, username, photo string) apiResult {
 		return start
 	}
 	frame := presencetest.ReadFile(b.t, presencetest.DataFile(b.t, "fr_deepface_pairs/"+photo))
-	req, _ := http.NewRequest("POST", b.e.URL+"/v1/sessions/"+start.SessionID+"/frames", bytes.NewReader(frame))
+	req, _ := http.NewRequest("POST", b.url+"/v1/sessions/"+start.SessionID+"/frames", bytes.NewReader(frame))
 	req.Header.Set("Authorization", "Bearer "+start.ClientToken)
 	req.Header.Set("Content-Type", "image/jpeg")
 	res, err := http.DefaultClient.Do(req)
@@ -187,7 +187,7 @@ func TestRegisterLoginAndDelete(t *testing.T) {
 	// The relying party enrolled the same person under its own subject,
 	// outside the app: no app account, so no duplicate for the app.
 	enrolOutsideTheApp(t, e, "crm-7", "img6.jpg")
-	alice := newBrowser(t, e)
+	alice := newBrowser(t, e.URL)
 	r := alice.faceCheck("register", "Alice", "img1.jpg")
 	if !r.OK || r.Redirect != "/app/account" {
 		t.Fatalf("register: %+v %+v", r, r.Screen)
@@ -213,25 +213,25 @@ func TestRegisterLoginAndDelete(t *testing.T) {
 	}
 
 	// Log in on another browser with another photo of the same person.
-	phone := newBrowser(t, e)
+	phone := newBrowser(t, e.URL)
 	if r := phone.faceCheck("login", "alice", "img2.jpg"); !r.OK {
 		t.Fatalf("login: %+v", r.Screen)
 	}
 	// Someone else's face for alice's account.
-	thief := newBrowser(t, e)
+	thief := newBrowser(t, e.URL)
 	if r := thief.faceCheck("login", "alice", "img13.jpg"); r.OK || screenCode(r) != "no_match" {
 		t.Fatalf("another person logged in: %+v %+v", r, r.Screen)
 	}
 	// Face only: 1:N finds alice; an unknown face finds no one.
-	if r := newBrowser(t, e).faceCheck("face_login", "", "img4.jpg"); !r.OK {
+	if r := newBrowser(t, e.URL).faceCheck("face_login", "", "img4.jpg"); !r.OK {
 		t.Fatalf("face-only login: %+v", r.Screen)
 	}
-	if r := newBrowser(t, e).faceCheck("face_login", "", "img14.jpg"); r.OK || screenCode(r) != "no_account" {
+	if r := newBrowser(t, e.URL).faceCheck("face_login", "", "img14.jpg"); r.OK || screenCode(r) != "no_account" {
 		t.Fatalf("face-only login of a stranger: %+v %+v", r, r.Screen)
 	}
 	// The same face cannot open a second account (the server's policy
 	// here is warn: the app refuses on its own).
-	if r := newBrowser(t, e).faceCheck("register", "alice2", "img5.jpg"); r.OK || screenCode(r) != "duplicate_face" {
+	if r := newBrowser(t, e.URL).faceCheck("register", "alice2", "img5.jpg"); r.OK || screenCode(r) != "duplicate_face" {
 		t.Fatalf("second account for one face: %+v %+v", r, r.Screen)
 	}
 	if _, err := e.accounts.UserByName(ctx, "alice2"); presence.ErrorCodeOf(err) != presence.ErrNotFound {
@@ -279,7 +279,7 @@ func TestRegisterLoginAndDelete(t *testing.T) {
 		t.Fatalf("account page after delete: %d", status)
 	}
 	// And the face no longer logs in.
-	if r := newBrowser(t, e).faceCheck("login", "alice", "img2.jpg"); r.OK || screenCode(r) != "unknown_user" {
+	if r := newBrowser(t, e.URL).faceCheck("login", "alice", "img2.jpg"); r.OK || screenCode(r) != "unknown_user" {
 		t.Fatalf("login after delete: %+v", r.Screen)
 	}
 }
@@ -290,7 +290,7 @@ func (b *browser) postForm(path string, fields ...string) (int, string, http.Hea
 	for i := 0; i+1 < len(fields); i += 2 {
 		form += "&" + fields[i] + "=" + fields[i+1]
 	}
-	res, err := b.http.Post(b.e.URL+path, "application/x-www-form-urlencoded", strings.NewReader(form))
+	res, err := b.http.Post(b.url+path, "application/x-www-form-urlencoded", strings.NewReader(form))
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -301,12 +301,12 @@ func (b *browser) postForm(path string, fields ...string) (int, string, http.Hea
 
 func TestLockoutAndItsTimeout(t *testing.T) {
 	e := newAppEnv(t, appOptions{mode: "passive", maxFailures: 3})
-	b := newBrowser(t, e)
+	b := newBrowser(t, e.URL)
 	if r := b.faceCheck("register", "bob", "img13.jpg"); !r.OK {
 		t.Fatalf("register: %+v", r.Screen)
 	}
 	e.Clock.Advance(time.Minute)
-	thief := newBrowser(t, e)
+	thief := newBrowser(t, e.URL)
 	for i := range 3 {
 		if r := thief.faceCheck("login", "bob", "img1.jpg"); screenCode(r) != "no_match" {
 			t.Fatalf("attempt %d: %+v", i, r.Screen)
@@ -335,7 +335,7 @@ func TestLockoutAndItsTimeout(t *testing.T) {
 
 func TestUnknownUsersCountTowardsTheLockout(t *testing.T) {
 	e := newAppEnv(t, appOptions{mode: "passive", maxFailures: 2})
-	b := newBrowser(t, e)
+	b := newBrowser(t, e.URL)
 	for range 2 {
 		if r := b.api("/app/api/start", map[string]string{"kind": "login", "username": "nobody"}); r.status != 404 || screenCode(r) != "unknown_user" {
 			t.Fatalf("unknown user: %d %+v", r.status, r.Screen)
@@ -348,7 +348,7 @@ func TestUnknownUsersCountTowardsTheLockout(t *testing.T) {
 
 func TestBadRequestsGetClearAnswers(t *testing.T) {
 	e := newAppEnv(t, appOptions{mode: "passive"})
-	b := newBrowser(t, e)
+	b := newBrowser(t, e.URL)
 	for _, c := range []struct {
 		body   any
 		status int
@@ -377,7 +377,7 @@ func TestBadRequestsGetClearAnswers(t *testing.T) {
 
 func TestForgeryIsRefused(t *testing.T) {
 	e := newAppEnv(t, appOptions{mode: "passive"})
-	b := newBrowser(t, e)
+	b := newBrowser(t, e.URL)
 	start := map[string]string{"kind": "register", "username": "carol"}
 	// No token, a wrong token, a cross-site request with the right one.
 	for _, headers := range [][]string{
@@ -398,7 +398,7 @@ func TestForgeryIsRefused(t *testing.T) {
 
 	// An attempt belongs to the browser that started it.
 	r := b.api("/app/api/start", start)
-	other := newBrowser(t, e)
+	other := newBrowser(t, e.URL)
 	if r2 := other.api("/app/api/attempts/"+r.Attempt+"/finish", nil); r2.status != 404 {
 		t.Errorf("another browser finished the attempt: %d %+v", r2.status, r2.Screen)
 	}
@@ -406,7 +406,7 @@ func TestForgeryIsRefused(t *testing.T) {
 
 func TestExpiredAndReusedAttempts(t *testing.T) {
 	e := newAppEnv(t, appOptions{mode: "passive"})
-	b := newBrowser(t, e)
+	b := newBrowser(t, e.URL)
 	r := b.api("/app/api/start", map[string]string{"kind": "register", "username": "dave"})
 	e.Clock.Advance(3 * time.Minute)
 	if f := b.api("/app/api/attempts/"+r.Attempt+"/finish", nil); f.status != 410 || screenCode(f) != "expired" {
