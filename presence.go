@@ -1,8 +1,12 @@
 // Package presence holds the domain of the Presence face liveness and face
-// verification service: decisions, reasons, faces, sessions and subjects, and
-// the small role interfaces (Detector, Embedder, SpoofScorer, Store...) that
-// the adapter packages implement. It imports nothing of its own project so
-// every other package can depend on it.
+// verification service: decisions, reasons, faces, sessions and subjects,
+// the model manifest, and the store's role interfaces (SessionStore,
+// SubjectStore, KeyStore, AuditLog, RateLimiter; Store is their union,
+// which only the SQL adapter implements whole). Each package that uses a
+// store or a service declares the narrow interface it needs beside its
+// code (session.Store, subjects.Store, httpapi.Sessions...), and the
+// models are reached through engine.Model. It imports nothing of its own
+// project so every other package can depend on it.
 package presence
 
 import "image"

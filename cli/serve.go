@@ -262,7 +262,7 @@ func openAppStore(ctx context.Context, cfg Config, log *slog.Logger) (*accountsq
 		return nil, err
 	}
 	if moved != (accountsql.Moved{}) {
-		log.Info("face-login app: moved its records out of Presence's database", "users", moved.Users, "attempts", moved.Attempts, "browser_sessions", moved.WebSessions)
+		log.Info("face-login app: moved its records out of Presence's database", "users", moved.Users, "attempts", moved.Attempts, "browser_sessions", moved.BrowserLogins)
 	}
 	return s, nil
 }

@@ -45,8 +45,8 @@ func (ms *models) engine(workers int, t engine.Thresholds) (*engine.Engine, erro
 		Dir:        ms.dir,
 		Workers:    workers,
 		Thresholds: t,
-		NewSession: func(model []byte, in, out []presence.TensorSpec) (engine.Model, error) {
-			return ms.rt.NewSession(model, in, out)
+		NewModel: func(model []byte, in, out []presence.TensorSpec) (engine.Model, error) {
+			return ms.rt.NewModel(model, in, out)
 		},
 	})
 }

@@ -20,8 +20,8 @@ func newTestEngine(tb testing.TB, workers int) *Engine {
 		Manifest: presence.DefaultManifest(),
 		Dir:      presencetest.CacheDir(),
 		Workers:  workers,
-		NewSession: func(model []byte, in, out []presence.TensorSpec) (Model, error) {
-			return rt.NewSession(model, in, out)
+		NewModel: func(model []byte, in, out []presence.TensorSpec) (Model, error) {
+			return rt.NewModel(model, in, out)
 		},
 	})
 	if err != nil {

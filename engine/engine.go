@@ -29,8 +29,8 @@ type Model interface {
 	Close() error
 }
 
-// SessionFactory builds a Model from the bytes of a model file.
-type SessionFactory func(model []byte, inputs, outputs []presence.TensorSpec) (Model, error)
+// ModelLoader builds a Model from the bytes of a model file.
+type ModelLoader func(model []byte, inputs, outputs []presence.TensorSpec) (Model, error)
 
 // Config wires an Engine.
 type Config struct {
@@ -40,8 +40,8 @@ type Config struct {
 	// Workers is the number of frames analysed at once; each worker owns
 	// one session per model running on one thread. Default: CPU count.
 	Workers int
-	// NewSession loads a model (engine/onnx in production).
-	NewSession SessionFactory
+	// NewModel loads a model (engine/onnx in production).
+	NewModel ModelLoader
 	Thresholds Thresholds
 }
 
@@ -77,7 +77,7 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.Manifest.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.NewSession == nil {
+	if cfg.NewModel == nil {
 		return nil, errors.New("engine: no session factory")
 	}
 	if cfg.Workers <= 0 {
@@ -115,7 +115,7 @@ func New(cfg Config) (*Engine, error) {
 func newWorker(cfg Config, files map[string][]byte) (*worker, error) {
 	w := &worker{}
 	load := func(spec presence.ModelSpec) (Model, error) {
-		m, err := cfg.NewSession(files[spec.Name], spec.Inputs, spec.Outputs)
+		m, err := cfg.NewModel(files[spec.Name], spec.Inputs, spec.Outputs)
 		if err != nil {
 			return nil, fmt.Errorf("engine: load %s: %w", spec.Name, err)
 		}

@@ -36,8 +36,8 @@ func testEngine(t testing.TB) *Engine {
 			Manifest: presence.DefaultManifest(),
 			Dir:      presencetest.CacheDir(),
 			Workers:  2,
-			NewSession: func(model []byte, in, out []presence.TensorSpec) (Model, error) {
-				return rt.NewSession(model, in, out)
+			NewModel: func(model []byte, in, out []presence.TensorSpec) (Model, error) {
+				return rt.NewModel(model, in, out)
 			},
 		})
 		if err != nil {

@@ -59,7 +59,8 @@ func NewKey() (Key, string, error) {
 	return k, text, err
 }
 
-// LogValue keeps the secret out of logs.
+// String names the key by its id, never its secret, so a key printed or
+// logged by mistake gives nothing away.
 func (k Key) String() string { return "key:" + k.ID }
 
 // Sealer seals with its current key and opens with any of its keys.

@@ -23,9 +23,18 @@ const (
 	DuplicateRefuse = "refuse"
 )
 
+// Store is what enrolment and matching keep and read: subjects and their
+// templates, the sessions they are enrolled or verified from, and the
+// audit log.
+type Store interface {
+	presence.SubjectStore
+	Session(ctx context.Context, id string) (*presence.Session, error)
+	AppendAudit(ctx context.Context, r presence.AuditRecord) error
+}
+
 // Config wires a Service.
 type Config struct {
-	Store  presence.Store
+	Store  Store
 	Sealer *seal.Sealer
 	Now    func() time.Time
 	Log    *slog.Logger

@@ -1,5 +1,5 @@
-// Package web holds what Presence serves to browsers, embedded in the
-// binary: the capture SDK (/sdk/) and the face-login app.
+// Package web serves the capture SDK and its demo page (/sdk/), embedded in
+// the binary. The face-login app is package webapp.
 package web
 
 import (

@@ -5,8 +5,9 @@
 //
 // It is a relying party of Presence like any other: it calls the public
 // API over HTTP with its own API key and uses the capture SDK in the
-// browser. Its own records (users, attempts, browser sessions) are in
-// package account.
+// browser. Its own records (users, attempts, logged-in browsers) are typed
+// in package account and kept by accountsql in a database of the app's
+// own, never in Presence's.
 package webapp
 
 import (
@@ -291,7 +292,7 @@ func (a *App) currentUser(r *http.Request) (*account.User, []byte) {
 		return nil, nil
 	}
 	h := hashToken(c.Value)
-	ws, err := a.cfg.Store.WebSession(r.Context(), h)
+	ws, err := a.cfg.Store.BrowserLogin(r.Context(), h)
 	if err != nil || !a.cfg.Now().Before(ws.ExpiresAt) {
 		return nil, nil
 	}
@@ -306,8 +307,8 @@ func (a *App) currentUser(r *http.Request) (*account.User, []byte) {
 func (a *App) logIn(w http.ResponseWriter, r *http.Request, u *account.User) error {
 	token := newToken()
 	now := a.cfg.Now()
-	ws := &account.WebSession{TokenHash: hashToken(token), UserID: u.ID, Device: deviceHint(r.UserAgent()), CreatedAt: now, ExpiresAt: now.Add(a.cfg.LoginTTL)}
-	if err := a.cfg.Store.CreateWebSession(r.Context(), ws); err != nil {
+	ws := &account.BrowserLogin{TokenHash: hashToken(token), UserID: u.ID, Device: deviceHint(r.UserAgent()), CreatedAt: now, ExpiresAt: now.Add(a.cfg.LoginTTL)}
+	if err := a.cfg.Store.CreateBrowserLogin(r.Context(), ws); err != nil {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: token, Path: "/app/", MaxAge: int(a.cfg.LoginTTL / time.Second),

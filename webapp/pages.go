@@ -98,7 +98,7 @@ func (a *App) accountPage(w http.ResponseWriter, r *http.Request) {
 
 func (a *App) logout(w http.ResponseWriter, r *http.Request) {
 	if _, h := a.currentUser(r); h != nil {
-		if err := a.cfg.Store.DeleteWebSession(r.Context(), h); err != nil {
+		if err := a.cfg.Store.DeleteBrowserLogin(r.Context(), h); err != nil {
 			a.cfg.Log.Error("face-login app: logout failed", "err", err)
 		}
 	}

@@ -37,8 +37,8 @@ func Open(tb testing.TB, t engine.Thresholds, workers int) (*engine.Engine, erro
 		Dir:        presencetest.CacheDir(),
 		Workers:    workers,
 		Thresholds: t,
-		NewSession: func(model []byte, in, out []presence.TensorSpec) (engine.Model, error) {
-			return rt.NewSession(model, in, out)
+		NewModel: func(model []byte, in, out []presence.TensorSpec) (engine.Model, error) {
+			return rt.NewModel(model, in, out)
 		},
 	})
 }

@@ -59,7 +59,7 @@ func (r *Runtime) Version() string { return ort.GetVersion() }
 // what runs; it is reported rather than assumed.
 func (r *Runtime) Provider() string { return "CPUExecutionProvider" }
 
-// Close destroys the environment. Sessions must be closed first. Calling it
+// Close destroys the environment. Models must be closed first. Calling it
 // twice is safe.
 func (r *Runtime) Close() error {
 	r.mu.Lock()
@@ -74,11 +74,11 @@ func (r *Runtime) Close() error {
 	return ort.DestroyEnvironment()
 }
 
-// Session is one model bound to its own input and output buffers. It runs
+// Model is one model bound to its own input and output buffers. It runs
 // one inference at a time: the engine gives each worker its own sessions,
 // which is faster than sharing (no per-call tensor allocation) and keeps
 // ORT at one thread per call.
-type Session struct {
+type Model struct {
 	mu      sync.Mutex
 	session *ort.AdvancedSession
 	inputs  []*ort.Tensor[float32]
@@ -86,12 +86,12 @@ type Session struct {
 	closed  bool
 }
 
-// NewSession builds a session from model bytes with one intra-op thread
+// NewModel builds a model from its bytes with one intra-op thread
 // and thread spinning off: spinning made the pipeline three times slower on
 // two cores, and parallelism comes from running several sessions at once.
 // Graph optimisation stays at ORT's default (all levels), which measured
 // fastest for every default model.
-func (r *Runtime) NewSession(model []byte, inputs, outputs []presence.TensorSpec) (*Session, error) {
+func (r *Runtime) NewModel(model []byte, inputs, outputs []presence.TensorSpec) (*Model, error) {
 	opts, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("onnx: session options: %w", err)
@@ -107,7 +107,7 @@ func (r *Runtime) NewSession(model []byte, inputs, outputs []presence.TensorSpec
 			return nil, fmt.Errorf("onnx: session options: %w", err)
 		}
 	}
-	s := &Session{}
+	s := &Model{}
 	var inNames, outNames []string
 	var inVals, outVals []ort.Value
 	for _, t := range inputs {
@@ -140,13 +140,13 @@ func (r *Runtime) NewSession(model []byte, inputs, outputs []presence.TensorSpec
 }
 
 // Input returns the buffer of input i, to be filled before Run.
-func (s *Session) Input(i int) []float32 { return s.inputs[i].GetData() }
+func (s *Model) Input(i int) []float32 { return s.inputs[i].GetData() }
 
 // Output returns the buffer of output i, valid after Run.
-func (s *Session) Output(i int) []float32 { return s.outputs[i].GetData() }
+func (s *Model) Output(i int) []float32 { return s.outputs[i].GetData() }
 
 // Run runs the model on the current inputs.
-func (s *Session) Run() error {
+func (s *Model) Run() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -166,7 +166,7 @@ func (s *Session) Run() error {
 }
 
 // Close releases the session and its tensors; calling it twice is safe.
-func (s *Session) Close() error {
+func (s *Model) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

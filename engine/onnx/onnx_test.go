@@ -21,7 +21,7 @@ func TestSessionLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := rt.NewSession(model, spec.Inputs, spec.Outputs)
+	s, err := rt.NewModel(model, spec.Inputs, spec.Outputs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestSessionLifecycle(t *testing.T) {
 func TestBadModelBytes(t *testing.T) {
 	rt := presencetest.Runtime(t)
 	spec := presence.DefaultManifest().ByRole(presence.RoleEyeState)[0]
-	if _, err := rt.NewSession([]byte("not an onnx model"), spec.Inputs, spec.Outputs); err == nil {
+	if _, err := rt.NewModel([]byte("not an onnx model"), spec.Inputs, spec.Outputs); err == nil {
 		t.Fatal("garbage loaded as a model")
 	}
 	if _, err := onnx.Open("/nonexistent/libonnxruntime.so.1"); err == nil {

@@ -55,8 +55,8 @@ type Attempt struct {
 	Reason     string
 }
 
-// WebSession is a logged-in browser, found by the hash of its cookie.
-type WebSession struct {
+// BrowserLogin is a logged-in browser, found by the hash of its cookie.
+type BrowserLogin struct {
 	TokenHash []byte
 	UserID    string
 	Device    string
@@ -90,7 +90,7 @@ type Store interface {
 	// browser sessions.
 	PurgeAttempts(ctx context.Context, before time.Time) (int, error)
 
-	CreateWebSession(ctx context.Context, s *WebSession) error
-	WebSession(ctx context.Context, tokenHash []byte) (*WebSession, error)
-	DeleteWebSession(ctx context.Context, tokenHash []byte) error
+	CreateBrowserLogin(ctx context.Context, s *BrowserLogin) error
+	BrowserLogin(ctx context.Context, tokenHash []byte) (*BrowserLogin, error)
+	DeleteBrowserLogin(ctx context.Context, tokenHash []byte) error
 }

@@ -127,7 +127,7 @@ func (s *DB) DeleteUser(ctx context.Context, id string) ([]string, error) {
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM attempts WHERE user_id = ? OR username = ?`), id, username); err != nil {
 			return translate(err, "attempts")
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM web_sessions WHERE user_id = ?`), id); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM browser_logins WHERE user_id = ?`), id); err != nil {
 			return translate(err, "browser sessions")
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM users WHERE id = ?`), id); err != nil {
@@ -230,18 +230,18 @@ func (s *DB) History(ctx context.Context, userID string, limit int) ([]account.A
 	return out, translate(rows.Err(), "history")
 }
 
-// CreateWebSession stores a logged-in browser.
-func (s *DB) CreateWebSession(ctx context.Context, w *account.WebSession) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO web_sessions (token_hash, user_id, device, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`),
+// CreateBrowserLogin stores a logged-in browser.
+func (s *DB) CreateBrowserLogin(ctx context.Context, w *account.BrowserLogin) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO browser_logins (token_hash, user_id, device, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`),
 		w.TokenHash, w.UserID, w.Device, millis(w.CreatedAt), millis(w.ExpiresAt))
 	return translate(err, "browser session")
 }
 
-// WebSession finds a logged-in browser by its cookie hash.
-func (s *DB) WebSession(ctx context.Context, tokenHash []byte) (*account.WebSession, error) {
-	var w account.WebSession
+// BrowserLogin finds a logged-in browser by its cookie hash.
+func (s *DB) BrowserLogin(ctx context.Context, tokenHash []byte) (*account.BrowserLogin, error) {
+	var w account.BrowserLogin
 	var created, expires int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT token_hash, user_id, device, created_at, expires_at FROM web_sessions WHERE token_hash = ?`), tokenHash).
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT token_hash, user_id, device, created_at, expires_at FROM browser_logins WHERE token_hash = ?`), tokenHash).
 		Scan(&w.TokenHash, &w.UserID, &w.Device, &created, &expires)
 	if err != nil {
 		return nil, translate(err, "browser session")
@@ -250,9 +250,9 @@ func (s *DB) WebSession(ctx context.Context, tokenHash []byte) (*account.WebSess
 	return &w, nil
 }
 
-// DeleteWebSession logs a browser out.
-func (s *DB) DeleteWebSession(ctx context.Context, tokenHash []byte) error {
-	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM web_sessions WHERE token_hash = ?`), tokenHash)
+// DeleteBrowserLogin logs a browser out.
+func (s *DB) DeleteBrowserLogin(ctx context.Context, tokenHash []byte) error {
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM browser_logins WHERE token_hash = ?`), tokenHash)
 	return translate(err, "browser session")
 }
 
@@ -265,7 +265,7 @@ func (s *DB) PurgeAttempts(ctx context.Context, before time.Time) (int, error) {
 			return translate(err, "attempts")
 		}
 		n, _ = res.RowsAffected()
-		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM web_sessions WHERE expires_at < ?`), millis(before))
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM browser_logins WHERE expires_at < ?`), millis(before))
 		return translate(err, "browser sessions")
 	})
 	return int(n), err

@@ -127,11 +127,11 @@ func TestAppAccounts(t *testing.T) {
 			t.Fatalf("history: %d %v", len(hist), err)
 		}
 
-		w := &account.WebSession{TokenHash: hash("cookie"), UserID: "u1", Device: "Firefox on Android", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-		if err := s.CreateWebSession(ctx, w); err != nil {
+		w := &account.BrowserLogin{TokenHash: hash("cookie"), UserID: "u1", Device: "Firefox on Android", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		if err := s.CreateBrowserLogin(ctx, w); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.WebSession(ctx, hash("cookie")); err != nil || got.UserID != "u1" || !got.ExpiresAt.Equal(w.ExpiresAt) {
+		if got, err := s.BrowserLogin(ctx, hash("cookie")); err != nil || got.UserID != "u1" || !got.ExpiresAt.Equal(w.ExpiresAt) {
 			t.Fatalf("web session: %+v %v", got, err)
 		}
 
@@ -145,7 +145,7 @@ func TestAppAccounts(t *testing.T) {
 		if err != nil || len(sessions) != 6 {
 			t.Fatalf("delete: %v %v", sessions, err)
 		}
-		if _, err := s.WebSession(ctx, hash("cookie")); code(err) != "not_found" {
+		if _, err := s.BrowserLogin(ctx, hash("cookie")); code(err) != "not_found" {
 			t.Fatalf("web session outlived its user: %v", err)
 		}
 		if hist, _ := s.History(ctx, "u1", 5); len(hist) != 0 {

@@ -11,7 +11,7 @@ import (
 // Moved counts the rows MoveLegacy copied (rows already present are not
 // counted).
 type Moved struct {
-	Users, Attempts, WebSessions int
+	Users, Attempts, BrowserLogins int
 }
 
 // legacyTables are the app's tables in Presence's own database before the
@@ -22,7 +22,7 @@ var legacyTables = []struct {
 }{
 	{"legacy_app_users", "users", "id, username, subject_id, created_at"},
 	{"legacy_app_attempts", "attempts", "id, kind, username, user_id, client, browser, session_id, device, created_at, expires_at, finished_at, outcome, reason"},
-	{"legacy_app_web_sessions", "web_sessions", "token_hash, user_id, device, created_at, expires_at"},
+	{"legacy_app_web_sessions", "browser_logins", "token_hash, user_id, device, created_at, expires_at"},
 }
 
 // MoveLegacy moves the app's records out of Presence's database at
@@ -42,7 +42,7 @@ func (s *DB) MoveLegacy(ctx context.Context, presenceDSN string) (Moved, error) 
 	if ok, err := sqldb.TableExists(ctx, src, d, legacyTables[0].from); err != nil || !ok {
 		return moved, err
 	}
-	counts := []*int{&moved.Users, &moved.Attempts, &moved.WebSessions}
+	counts := []*int{&moved.Users, &moved.Attempts, &moved.BrowserLogins}
 	err = sqldb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		for i, t := range legacyTables {
 			n, err := s.copyRows(ctx, src, tx, t.from, t.to, t.columns)

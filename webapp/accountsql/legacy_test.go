@@ -52,7 +52,7 @@ func oldInstall(t *testing.T, dsn string) {
 			sqldb.Millis(at), sqldb.Millis(at.Add(2*time.Minute)), sqldb.Millis(at.Add(time.Second)), outcome, "")
 	}
 	exec(`INSERT INTO app_attempts (id, kind, username, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`, "unfinished", account.KindRegister, "carol", sqldb.Millis(t0), sqldb.Millis(t0.Add(time.Minute)))
-	exec(`INSERT INTO app_web_sessions (token_hash, user_id, device, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`, hash("cookie"), "ualice", "Firefox", sqldb.Millis(t0), sqldb.Millis(t0.Add(12*time.Hour)))
+	exec(`INSERT INTO app_browser_logins (token_hash, user_id, device, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`, hash("cookie"), "ualice", "Firefox", sqldb.Millis(t0), sqldb.Millis(t0.Add(12*time.Hour)))
 }
 
 func TestUpgradeMovesTheAppsRecordsOutOfPresence(t *testing.T) {
@@ -82,7 +82,7 @@ func TestUpgradeMovesTheAppsRecordsOutOfPresence(t *testing.T) {
 			}
 			defer s.Close()
 			moved, err := s.MoveLegacy(ctx, presenceDSN)
-			if err != nil || moved != (Moved{Users: 2, Attempts: 5, WebSessions: 1}) {
+			if err != nil || moved != (Moved{Users: 2, Attempts: 5, BrowserLogins: 1}) {
 				t.Fatalf("moved %+v, %v", moved, err)
 			}
 
@@ -104,7 +104,7 @@ func TestUpgradeMovesTheAppsRecordsOutOfPresence(t *testing.T) {
 			if a, err := s.Attempt(ctx, "unfinished"); err != nil || a.FinishedAt != nil || a.Username != "carol" {
 				t.Fatalf("unfinished attempt: %+v %v", a, err)
 			}
-			if w, err := s.WebSession(ctx, hash("cookie")); err != nil || w.UserID != "ualice" {
+			if w, err := s.BrowserLogin(ctx, hash("cookie")); err != nil || w.UserID != "ualice" {
 				t.Fatalf("logged-in browser: %+v %v", w, err)
 			}
 

@@ -27,7 +27,7 @@ CREATE INDEX attempts_user ON attempts (user_id, finished_at);
 CREATE INDEX attempts_username ON attempts (username, finished_at);
 CREATE INDEX attempts_client ON attempts (client, finished_at);
 
-CREATE TABLE web_sessions (
+CREATE TABLE browser_logins (
     token_hash BLOB PRIMARY KEY,
     user_id    TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     device     TEXT NOT NULL DEFAULT '',
