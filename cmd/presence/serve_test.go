@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"presence/presencetest"
+	"presence/sqldb"
+	"presence/webapp/accountsql"
 )
 
 // node is a running `presence serve` process.
@@ -294,6 +297,27 @@ func TestServeWithTheApp(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 || started["ok"] != true || !strings.HasPrefix(fmt.Sprint(started["client_token"]), "pct_") {
 		t.Fatalf("start: %d %v", res.StatusCode, started)
+	}
+	// The attempt is in the app's own database beside Presence's, and
+	// Presence's holds none of the app's tables.
+	ctx := context.Background()
+	accounts, err := accountsql.Open(ctx, filepath.Join(dir, "app.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer accounts.Close()
+	if att, err := accounts.Attempt(ctx, fmt.Sprint(started["attempt"])); err != nil || att.Username != "carol" {
+		t.Fatalf("the app's attempt in app.db: %+v %v", att, err)
+	}
+	pdb, d, err := sqldb.Open(ctx, filepath.Join(dir, "p.db"), sqldb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pdb.Close()
+	for _, table := range []string{"app_attempts", "legacy_app_attempts", "attempts"} {
+		if ok, err := sqldb.TableExists(ctx, pdb, d, table); ok || err != nil {
+			t.Errorf("Presence's database holds %s (%v)", table, err)
+		}
 	}
 
 	plain := startNode(t, []string{"PRESENCE_TEMPLATE_KEY=" + newKeyText(t)}, "--db", filepath.Join(t.TempDir(), "p.db"))

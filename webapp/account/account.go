@@ -1,6 +1,6 @@
 // Package account holds the face-login app's own records: its users, their
-// login attempts (the history and the lockout both read them) and browser
-// sessions. The app is a relying party of Presence; these tables are what
+// login attempts (the history and the lockout both read them) and logged-in
+// browsers. The app is a relying party of Presence; these tables are what
 // any relying party keeps on its side of the API.
 package account
 
