@@ -52,7 +52,7 @@ func oldInstall(t *testing.T, dsn string) {
 			sqldb.Millis(at), sqldb.Millis(at.Add(2*time.Minute)), sqldb.Millis(at.Add(time.Second)), outcome, "")
 	}
 	exec(`INSERT INTO app_attempts (id, kind, username, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`, "unfinished", account.KindRegister, "carol", sqldb.Millis(t0), sqldb.Millis(t0.Add(time.Minute)))
-	exec(`INSERT INTO app_browser_logins (token_hash, user_id, device, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`, hash("cookie"), "ualice", "Firefox", sqldb.Millis(t0), sqldb.Millis(t0.Add(12*time.Hour)))
+	exec(`INSERT INTO app_web_sessions (token_hash, user_id, device, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`, hash("cookie"), "ualice", "Firefox", sqldb.Millis(t0), sqldb.Millis(t0.Add(12*time.Hour)))
 }
 
 func TestUpgradeMovesTheAppsRecordsOutOfPresence(t *testing.T) {
