@@ -26,12 +26,13 @@ run: setup
 	$(BIN) serve --dev
 
 # Packages run in parallel: streams run on a virtual clock, so only the
-# browser tests (web, webapp) run in real time, and they are not
-# sensitive to a busy CPU. Tests write only to temporary folders.
+# browser tests (web, webapp) run in real time; they are named first so
+# that they start first and their waiting overlaps the model-heavy
+# packages. Tests write only to temporary folders.
 test: setup
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
-	$(GO) test -count=1 -timeout 12m ./...
+	$(GO) test -count=1 -timeout 12m ./web ./webapp ./...
 
 # Refreshes the screenshot gallery in reports/screenshots from the browser
 # tests (a plain `make test` writes its screenshots to temporary folders).

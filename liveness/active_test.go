@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -39,20 +40,62 @@ func analyseClip(t *testing.T, clip string, fps int) analysedClip {
 		return c
 	}
 	eng := enginetest.Engine(t)
-	var c analysedClip
-	for _, f := range presencetest.Frames(t, clip, fps, 640) {
-		img, _, err := vision.Decode(presencetest.ReadFile(t, f), vision.DefaultLimits)
-		if err != nil {
-			t.Fatal(err)
-		}
-		full, err := eng.Analyze(context.Background(), img, engine.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.full, c.light = append(c.full, full), append(c.light, lightOf(full))
-	}
+	files := presencetest.Frames(t, clip, fps, 640)
+	c := analysedClip{full: make([]*presence.Analysis, len(files)), light: make([]*presence.Analysis, len(files))}
+	analyseFrames(t, eng, files, engine.Options{}, func(i int, full *presence.Analysis) {
+		c.full[i], c.light[i] = full, lightOf(full)
+	})
 	clips[key] = c
 	return c
+}
+
+// analyseFrames analyses frame files on every engine worker at once and
+// hands each analysis to use with its index (use runs on one goroutine).
+func analyseFrames(t *testing.T, eng *engine.Engine, files []string, opts engine.Options, use func(int, *presence.Analysis)) {
+	t.Helper()
+	type done struct {
+		i   int
+		a   *presence.Analysis
+		err error
+	}
+	next := make(chan int)
+	results := make(chan done)
+	for range eng.Workers() {
+		go func() {
+			for i := range next {
+				data, err := os.ReadFile(files[i]) // not t.Fatal: this is not the test's goroutine
+				if err != nil {
+					results <- done{i: i, err: err}
+					continue
+				}
+				img, _, err := vision.Decode(data, vision.DefaultLimits)
+				if err != nil {
+					results <- done{i: i, err: err}
+					continue
+				}
+				a, err := eng.Analyze(context.Background(), img, opts)
+				results <- done{i, a, err}
+			}
+		}()
+	}
+	go func() {
+		for i := range files {
+			next <- i
+		}
+		close(next)
+	}()
+	var firstErr error
+	for range files {
+		d := <-results
+		if d.err != nil {
+			firstErr = d.err
+			continue
+		}
+		use(d.i, d.a)
+	}
+	if firstErr != nil {
+		t.Fatal(firstErr)
+	}
 }
 
 // lightOf strips what the light analysis does not compute.

@@ -1,7 +1,6 @@
 package liveness_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,11 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"presence"
 	"presence/engine"
 	"presence/engine/enginetest"
 	"presence/liveness"
 	"presence/presencetest"
-	"presence/vision"
 )
 
 type annotations struct {
@@ -36,22 +35,14 @@ type eyeFrame struct {
 func eyeSeries(t *testing.T, clip string) []eyeFrame {
 	t.Helper()
 	eng := enginetest.Engine(t)
-	files := presencetest.Frames(t, clip, 0, 0)
+	files := presencetest.Frames(t, clip, 0, 640) // the width the capture SDK sends
 	out := make([]eyeFrame, len(files))
-	for i, f := range files {
-		img, _, err := vision.Decode(presencetest.ReadFile(t, f), vision.DefaultLimits)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := eng.Analyze(context.Background(), img, engine.Options{SkipEmbedding: true, SkipLiveness: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+	analyseFrames(t, eng, files, engine.Options{SkipEmbedding: true, SkipLiveness: true}, func(i int, a *presence.Analysis) {
 		if a.Face != nil {
 			q := a.Face.Quality
 			out[i] = eyeFrame{ear: q.EyeAspectRatio, open: min(q.LeftEyeOpen, q.RightEyeOpen), face: true}
 		}
-	}
+	})
 	return out
 }
 

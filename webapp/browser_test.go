@@ -232,6 +232,7 @@ func TestFailureScreensInTheBrowser(t *testing.T) {
 		{"several-faces", presencetest.Camera{Y4M: presencetest.Y4MClip(t, presencetest.DataFile(t, "video_live/blink_talking_2faces_1080p.mp4"), 640, 15, 4, 6)}, "", []string{"several_faces"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // each its own browser and username; failures only
 			p := openApp(t, e, c.cam, c.before)
 			got := p.faceCheck("/app/register", "user-"+c.name, "register", "")
 			presencetest.Screenshot(t, p.ctx, "app-"+c.name)
