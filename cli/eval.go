@@ -17,10 +17,14 @@ import (
 )
 
 func runEval(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "clips" {
+		return runEvalClips(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "pad" && args[0] != "verify") {
 		fmt.Fprintln(stderr, "Usage: presence eval pad DIR [flags]     liveness (ISO/IEC 30107-3 metrics) on DIR/labels.csv")
 		fmt.Fprintln(stderr, "       presence eval verify DIR [flags]  face matching on DIR/pairs.csv")
-		return usageError("eval needs pad or verify")
+		fmt.Fprintln(stderr, "       presence eval clips DIR [flags]   videos in DIR/labels.csv replayed into sessions")
+		return usageError("eval needs pad, verify or clips")
 	}
 	kind := args[0]
 	cfg := DefaultConfig()

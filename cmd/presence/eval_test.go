@@ -118,3 +118,55 @@ func TestEvalVerifyOnDeepfacePairs(t *testing.T) {
 		t.Errorf("terminal output does not warn about too few pairs:\n%s", r.stdout)
 	}
 }
+
+// TestEvalClipsReplaysClipsIntoSessions: the talking clip replayed from
+// two offsets passes a passive session each time; a file that is no video
+// is an error for that clip, reported, while the rest go on.
+func TestEvalClipsReplaysClipsIntoSessions(t *testing.T) {
+	dir := t.TempDir()
+	talk := presencetest.DataFile(t, "video_live/blink_talking_1face_720p.mp4")
+	if err := os.WriteFile(filepath.Join(dir, "broken.mp4"), []byte("not a video"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	labels := "path,label,attack_type,subject\n" + talk + ",live,none,talker\nbroken.mp4,spoof,video_replay,nobody\n"
+	if err := os.WriteFile(filepath.Join(dir, "labels.csv"), []byte(labels), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "clips")
+	r := run(t, nil, "eval", "clips", dir, "--modes", "passive", "--max-offsets", "2", "--offset-step", "2s", "--out", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var report struct {
+		Summaries []struct {
+			Mode          string
+			LiveClips     int     `json:"live_clips"`
+			LiveRunPass   float64 `json:"live_run_pass_rate"`
+			LiveClipsAt95 int     `json:"live_clips_passing_95pct"`
+		}
+		Clips []struct {
+			Error string
+			Runs  []struct {
+				Offset   float64 `json:"offset_s"`
+				Decision string
+				Seconds  float64
+			}
+		}
+	}
+	if err := json.Unmarshal(presencetest.ReadFile(t, out+".json"), &report); err != nil {
+		t.Fatal(err)
+	}
+	if len(report.Summaries) != 1 || report.Summaries[0].LiveClips != 1 || report.Summaries[0].LiveClipsAt95 != 1 || len(report.Clips) != 2 {
+		t.Fatalf("report: %+v", report)
+	}
+	live := report.Clips[0]
+	if len(live.Runs) != 2 || live.Runs[1].Offset != 2 || live.Runs[0].Decision != "realface" || live.Runs[0].Seconds <= 0 {
+		t.Fatalf("live clip runs: %+v", live.Runs)
+	}
+	if broken := report.Clips[1]; !strings.Contains(broken.Error, "ffmpeg could not decode") || len(broken.Runs) != 0 {
+		t.Fatalf("broken clip: %+v", broken)
+	}
+	if !strings.Contains(r.stdout, "RR") || !strings.Contains(r.stdout, "error: ffmpeg could not decode") {
+		t.Errorf("terminal report:\n%s", r.stdout)
+	}
+}
