@@ -41,6 +41,13 @@ type GuardRule struct {
 	LoopDistance int
 	LoopAge      time.Duration
 	LoopMoved    int
+	// LoopFrames consecutive frames must each repeat an earlier frame, in
+	// the earlier frames' order, while those earlier frames moved among
+	// themselves: a recording played again repeats its motion. A person
+	// who turns their head and comes back repeats a pose, not a run of
+	// frames in the same order (the way back runs the other way, and a
+	// pose held still matches one earlier frame again and again).
+	LoopFrames int
 }
 
 // DefaultGuardRule is measured on the dev clips (docs/active.md): in the
@@ -48,7 +55,7 @@ type GuardRule struct {
 // after the scene had moved 4 bits away; re-encoding a frame moved it at
 // most 4 bits, consecutive frames of a talking head about 4.
 func DefaultGuardRule() GuardRule {
-	return GuardRule{ClockSlack: time.Second, MaxGap: 5 * time.Second, FrozenFrames: 10, FrozenSpan: time.Second, LoopDistance: 1, LoopAge: 2 * time.Second, LoopMoved: 6}
+	return GuardRule{ClockSlack: time.Second, MaxGap: 5 * time.Second, FrozenFrames: 10, FrozenSpan: time.Second, LoopDistance: 1, LoopAge: 2 * time.Second, LoopMoved: 6, LoopFrames: 3}
 }
 
 // StreamGuard checks that a stream is bound to its session and is a live
@@ -68,7 +75,13 @@ type StreamGuard struct {
 	sameRun   int
 	sameSince time.Duration
 	history   []seen
+	// runs maps an earlier frame's index to the length of the run of
+	// consecutive frames that ended on the previous frame and repeated
+	// earlier frames in order up to that one, and where the run started.
+	runs map[int]loopRun
 }
+
+type loopRun struct{ length, start int }
 
 type seen struct {
 	at   time.Duration
@@ -113,15 +126,34 @@ func (g *StreamGuard) Check(f FrameMeta) presence.ReasonCode {
 	}
 	g.prevSHA = f.SHA256
 
+	runs := map[int]loopRun{}
+	looped := false
 	for i, s := range g.history {
 		if f.At-s.at < g.rule.LoopAge {
 			break
 		}
-		if f.Hash.Distance(s.hash) <= g.rule.LoopDistance && g.movedAfter(i) {
-			return presence.ReasonReplayedFrame
+		if f.Hash.Distance(s.hash) > g.rule.LoopDistance || !g.movedAfter(i) {
+			continue
+		}
+		// Continue the longest run that repeated one of the few frames
+		// before this one (a replay may drop or double a frame).
+		r := loopRun{length: 1, start: i}
+		for back := 1; back <= 3 && i-back >= 0; back++ {
+			if prev, ok := g.runs[i-back]; ok && prev.length+1 > r.length {
+				r = loopRun{length: prev.length + 1, start: prev.start}
+			}
+		}
+		runs[i] = r
+		minLen := max(g.rule.LoopFrames, 1)
+		if r.length >= minLen && (minLen == 1 || g.history[r.start].hash.Distance(s.hash) > g.rule.LoopDistance) {
+			looped = true
 		}
 	}
+	g.runs = runs
 	g.history = append(g.history, seen{f.At, f.Hash})
+	if looped {
+		return presence.ReasonReplayedFrame
+	}
 	return ""
 }
 

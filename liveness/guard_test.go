@@ -108,3 +108,27 @@ func TestGuardAcceptsAStillScene(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardAcceptsAPersonReturningToAPose: a head turned away and back
+// repeats the first pose, frame for frame close, but not a run of frames
+// in their order; nor does holding the pose afterwards.
+func TestGuardAcceptsAPersonReturningToAPose(t *testing.T) {
+	g := liveness.NewStreamGuard("n1", liveness.DefaultGuardRule())
+	// Poses 1..10 turning away, 10..1 coming back, then pose 1 held.
+	var poses []int
+	for p := 1; p <= 10; p++ {
+		poses = append(poses, p)
+	}
+	for p := 10; p >= 1; p-- {
+		poses = append(poses, p)
+	}
+	for range 20 {
+		poses = append(poses, 1)
+	}
+	for i, p := range poses {
+		at := time.Duration(i) * 100 * time.Millisecond
+		if r := g.Check(meta(i+1, float64(i)*100, at, string(rune(i)), distinct(p))); r != "" {
+			t.Fatalf("frame %d (pose %d) refused: %s", i, p, r)
+		}
+	}
+}
