@@ -8,7 +8,8 @@ import (
 
 // QualityReasons lists every quality gate the face fails, in the order a
 // person should fix them: get alone in frame, come closer, fix the light,
-// hold still, face the camera, open the eyes.
+// hold still, face the camera. Closed eyes stop no frame: the score did not
+// err on them (docs/thresholds.md); active checks read the eyes themselves.
 func QualityReasons(q presence.Quality, t Thresholds) []presence.Reason {
 	var rs []presence.Reason
 	add := func(c presence.ReasonCode) { rs = append(rs, presence.NewReason(c)) }
@@ -21,6 +22,10 @@ func QualityReasons(q presence.Quality, t Thresholds) []presence.Reason {
 	if q.FaceSize < t.MinFaceSize {
 		add(presence.ReasonFaceTooSmall)
 	}
+	// Exposure from the face's own pixels: too dark (and, with a much
+	// brighter background, backlit), or blown out. A bright background
+	// behind a well-exposed face stops nothing: the score held there on
+	// the dev webcam (docs/thresholds.md).
 	switch {
 	case q.Brightness < t.MinBrightness || q.DarkFraction > t.MaxDarkFraction:
 		if q.BackgroundBrightness-q.Brightness > t.BacklightDifference {
@@ -28,19 +33,14 @@ func QualityReasons(q presence.Quality, t Thresholds) []presence.Reason {
 		} else {
 			add(presence.ReasonTooDark)
 		}
-	case q.Brightness > t.MaxBrightness || q.BrightFraction > t.MaxBrightFraction:
+	case q.BrightFraction > t.MaxBrightFraction:
 		add(presence.ReasonTooBright)
-	case q.BackgroundBrightness-q.Brightness > t.BacklightDifference:
-		add(presence.ReasonBacklit)
 	}
 	if q.Sharpness < t.MinSharpness {
 		add(presence.ReasonTooBlurry)
 	}
 	if math.Abs(q.Yaw) > t.MaxYaw || math.Abs(q.Pitch) > t.MaxPitch || math.Abs(q.Roll) > t.MaxRoll {
 		add(presence.ReasonPoseOutOfRange)
-	}
-	if q.LeftEyeOpen < t.MinEyeOpen && q.RightEyeOpen < t.MinEyeOpen && q.EyeAspectRatio < t.MaxClosedEyeAspect {
-		add(presence.ReasonEyesClosed)
 	}
 	return rs
 }

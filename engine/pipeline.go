@@ -48,7 +48,7 @@ func (e *Engine) run(w *worker, img *presence.Image, opts Options) (*presence.An
 	a.Timings.Landmarks = lap()
 
 	q := measureQuality(img, primary.box, lm)
-	q.FaceCount = countFaces(dets, t.SecondFaceRatio)
+	q.FaceCount = countFaces(dets, t.SecondFaceRatio, t.SecondFaceConfidence)
 	if w.eyes != nil {
 		if q.LeftEyeOpen, q.RightEyeOpen, err = w.eyes.openness(img, lm); err != nil {
 			return nil, presence.WrapError(presence.ErrInternal, err, "eye model failed")
@@ -91,13 +91,13 @@ func (e *Engine) run(w *worker, img *presence.Image, opts Options) (*presence.An
 	return a, nil
 }
 
-// countFaces counts the detections that are big enough, relative to the
-// largest, to be a second person in view rather than a face on a poster
-// far behind.
-func countFaces(dets []detection, ratio float64) int {
-	n := 0
-	for _, d := range dets {
-		if d.box.Height() >= ratio*dets[0].box.Height() {
+// countFaces counts the primary face and the detections that are big and
+// sure enough to be a second person beside it, rather than a bystander
+// further back or a texture taken for a face.
+func countFaces(dets []detection, ratio, confidence float64) int {
+	n := 1
+	for _, d := range dets[1:] {
+		if d.box.Height() >= ratio*dets[0].box.Height() && d.score >= confidence {
 			n++
 		}
 	}

@@ -57,6 +57,7 @@ func (r *PADReport) WriteText(w io.Writer) {
 		}
 	}
 	tw.Flush()
+	writeGates(w, r.Gates, r.Measures, r.Configured.Threshold)
 }
 
 // f4 prints a threshold or value with four decimals, "n/a" when undefined.

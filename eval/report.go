@@ -95,20 +95,24 @@ type PADReport struct {
 	// Score metrics are computed on the samples that passed the quality
 	// gates (decision realface or fake): those are the ones the liveness
 	// threshold decides. Scored counts them by class.
-	Scored         map[string]int `json:"scored"`
-	EER            Rate           `json:"eer"`
-	EERThreshold   Number         `json:"eer_threshold"`
-	AUC            Rate           `json:"auc"`
-	BPCERAtAPCER1  Target         `json:"bpcer_at_apcer_1pct"`
-	BPCERAtAPCER5  Target         `json:"bpcer_at_apcer_5pct"`
-	APCERAtBPCER5  Target         `json:"apcer_at_bpcer_5pct"`
-	Configured     AtThreshold    `json:"at_configured_threshold"`
-	Inconclusive   []Listed       `json:"inconclusive"`
-	Errors         []Listed       `json:"errors"`
-	Breakdown      []Group        `json:"breakdown,omitempty"`
-	DET            []Point        `json:"det"`
-	ScoreHistogram Histogram      `json:"score_histogram"`
-	Results        []PADResult    `json:"results"`
+	Scored        map[string]int `json:"scored"`
+	EER           Rate           `json:"eer"`
+	EERThreshold  Number         `json:"eer_threshold"`
+	AUC           Rate           `json:"auc"`
+	BPCERAtAPCER1 Target         `json:"bpcer_at_apcer_1pct"`
+	BPCERAtAPCER5 Target         `json:"bpcer_at_apcer_5pct"`
+	APCERAtBPCER5 Target         `json:"apcer_at_bpcer_5pct"`
+	Configured    AtThreshold    `json:"at_configured_threshold"`
+	Inconclusive  []Listed       `json:"inconclusive"`
+	Errors        []Listed       `json:"errors"`
+	Breakdown     []Group        `json:"breakdown,omitempty"`
+	// Gates and Measures are the evidence for the quality gates: what
+	// each gate sends back and how the score does along each measure.
+	Gates          []GateBucket  `json:"gates,omitempty"`
+	Measures       []MeasureBins `json:"measures,omitempty"`
+	DET            []Point       `json:"det"`
+	ScoreHistogram Histogram     `json:"score_histogram"`
+	Results        []PADResult   `json:"results"`
 }
 
 const liveClass = "live"
@@ -160,6 +164,7 @@ func NewPADReport(results []PADResult, threshold float64, by []string) *PADRepor
 	r.APCERAtBPCER5 = target(scores.FalseAcceptAtFalseReject, 0.05, r.Scored[liveClass])
 	r.Configured = configured(r.Decisions, threshold)
 	r.Breakdown = breakdown(results, by)
+	r.Gates, r.Measures = gateAnalysis(results, threshold)
 	r.DET = thin(scores.Curve(), 400)
 	r.ScoreHistogram = histogram(0, 1, 20, classScores(results))
 	return r

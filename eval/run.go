@@ -18,6 +18,8 @@ type Outcome struct {
 	Score    *float64              `json:"score,omitempty"`
 	Reasons  []presence.ReasonCode `json:"reasons,omitempty"`
 	Error    string                `json:"error,omitempty"`
+	// Quality is what the gates read of the primary face.
+	Quality *presence.Quality `json:"quality,omitempty"`
 	// Embedding is kept in memory for verification only.
 	Embedding presence.Embedding `json:"-"`
 }
@@ -61,6 +63,8 @@ func outcomeOf(a *presence.Analysis, err error) Outcome {
 	}
 	if a.Face != nil {
 		o.Embedding = a.Face.Embedding
+		q := a.Face.Quality
+		o.Quality = &q
 	}
 	return o
 }
