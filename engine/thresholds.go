@@ -14,6 +14,11 @@ type Thresholds struct {
 	// a textured cloth or a poster detected as a face scores lower.
 	SecondFaceRatio      float64 `json:"second_face_ratio"`
 	SecondFaceConfidence float64 `json:"second_face_confidence"`
+	// PictureFaceRatio: a smaller sure face, down to this fraction of the
+	// primary face's height, also counts when the liveness model calls it
+	// a picture (below Liveness): a phone or a photo held up beside the
+	// person. A live bystander further back does not count.
+	PictureFaceRatio float64 `json:"picture_face_ratio"`
 	// MinFaceSize is the minimum face box height in pixels.
 	MinFaceSize float64 `json:"min_face_size"`
 	// MaxOutsideFraction is how much of the square face box may lie outside
@@ -38,6 +43,10 @@ type Thresholds struct {
 	MaxRoll  float64 `json:"max_roll"`
 	// Liveness: a frame is realface when the fused score reaches it.
 	Liveness float64 `json:"liveness"`
+	// ConfidentFake: a session is fake on its score only when the fused
+	// score is below this (and most frames below Liveness); between the
+	// two it is inconclusive, liveness_uncertain (docs/thresholds.md).
+	ConfidentFake float64 `json:"confident_fake"`
 	// Match: two faces are the same person when their cosine similarity
 	// reaches it.
 	Match float64 `json:"match"`
@@ -46,10 +55,11 @@ type Thresholds struct {
 // DefaultThresholds are the shipped operating points (docs/thresholds.md).
 func DefaultThresholds() Thresholds {
 	return Thresholds{
-		DetectionConfidence: 0.7,
-		NMSIoU:              0.4,
+		DetectionConfidence:  0.7,
+		NMSIoU:               0.4,
 		SecondFaceRatio:      0.6,
 		SecondFaceConfidence: 0.9,
+		PictureFaceRatio:     0.4,
 		MinFaceSize:          64,
 		MaxOutsideFraction:   0.2,
 		MinBrightness:        40,
@@ -61,6 +71,7 @@ func DefaultThresholds() Thresholds {
 		MaxPitch:             30,
 		MaxRoll:              30,
 		Liveness:             0.5,
-		Match:               0.4,
+		ConfidentFake:        0.2,
+		Match:                0.4,
 	}
 }

@@ -153,3 +153,75 @@ func pctShort(r Rate) string {
 	}
 	return fmt.Sprintf("%.0f%%", 100*float64(r))
 }
+
+// ModelMetrics is one liveness model judged alone, on the samples that
+// passed the quality gates.
+type ModelMetrics struct {
+	Model string `json:"model"`
+	AUC   Rate   `json:"auc"`
+	EER   Rate   `json:"eer"`
+	// BPCERAtAPCER1 is the share of live samples rejected where 1% of
+	// attacks get through.
+	BPCERAtAPCER1 Target `json:"bpcer_at_apcer_1pct"`
+	// At the configured threshold.
+	APCER Rate `json:"apcer"`
+	BPCER Rate `json:"bpcer"`
+}
+
+// modelMetrics computes each model's metrics, and those of the fused
+// score under the name "fused".
+func modelMetrics(results []PADResult, threshold float64) []ModelMetrics {
+	per := map[string]*Scores{}
+	var order []string
+	add := func(name string, live bool, attack string, v float64) {
+		s := per[name]
+		if s == nil {
+			s = &Scores{Negatives: map[string][]float64{}}
+			per[name] = s
+			order = append(order, name)
+		}
+		if live {
+			s.Positives = append(s.Positives, v)
+		} else {
+			s.Negatives[attack] = append(s.Negatives[attack], v)
+		}
+	}
+	for _, r := range results {
+		if r.Score == nil || r.Decision == presence.DecisionInconclusive || len(r.Models) < 2 {
+			continue
+		}
+		for _, m := range r.Models {
+			add(m.Model, r.Live, r.AttackType, m.Score)
+		}
+		add("fused", r.Live, r.AttackType, *r.Score)
+	}
+	var out []ModelMetrics
+	for _, name := range order {
+		s := per[name]
+		eer, _ := s.EER()
+		at := s.At(threshold)
+		out = append(out, ModelMetrics{Model: name, AUC: s.AUC(), EER: eer, BPCERAtAPCER1: target(s.FalseRejectAtFalseAccept, 0.01, s.negativeCount()),
+			APCER: at.FalseAccept, BPCER: at.FalseReject})
+	}
+	return out
+}
+
+func (s Scores) negativeCount() int {
+	n := 0
+	for _, v := range s.Negatives {
+		n += len(v)
+	}
+	return n
+}
+
+func writeModels(w io.Writer, ms []ModelMetrics, threshold float64) {
+	if len(ms) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "\neach liveness model alone (samples that passed the gates), and the fused score\nmodel\tAUC\tEER\tBPCER@APCER=1%%\tAPCER / BPCER at %.3f\n", threshold)
+	for _, m := range ms {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s / %s\n", m.Model, f4(Number(m.AUC)), pct(m.EER), pct(m.BPCERAtAPCER1.FalseReject), pct(m.APCER), pct(m.BPCER))
+	}
+	tw.Flush()
+}

@@ -57,6 +57,7 @@ func (r *PADReport) WriteText(w io.Writer) {
 		}
 	}
 	tw.Flush()
+	writeModels(w, r.ModelsAlone, r.Configured.Threshold)
 	writeGates(w, r.Gates, r.Measures, r.Configured.Threshold)
 }
 

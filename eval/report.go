@@ -108,11 +108,14 @@ type PADReport struct {
 	Breakdown     []Group        `json:"breakdown,omitempty"`
 	// Gates and Measures are the evidence for the quality gates: what
 	// each gate sends back and how the score does along each measure.
-	Gates          []GateBucket  `json:"gates,omitempty"`
-	Measures       []MeasureBins `json:"measures,omitempty"`
-	DET            []Point       `json:"det"`
-	ScoreHistogram Histogram     `json:"score_histogram"`
-	Results        []PADResult   `json:"results"`
+	Gates    []GateBucket  `json:"gates,omitempty"`
+	Measures []MeasureBins `json:"measures,omitempty"`
+	// ModelsAlone are the liveness models judged one at a time (with
+	// more than one model), and the fused score.
+	ModelsAlone    []ModelMetrics `json:"models_alone,omitempty"`
+	DET            []Point        `json:"det"`
+	ScoreHistogram Histogram      `json:"score_histogram"`
+	Results        []PADResult    `json:"results"`
 }
 
 const liveClass = "live"
@@ -165,6 +168,8 @@ func NewPADReport(results []PADResult, threshold float64, by []string) *PADRepor
 	r.Configured = configured(r.Decisions, threshold)
 	r.Breakdown = breakdown(results, by)
 	r.Gates, r.Measures = gateAnalysis(results, threshold)
+	r.ModelsAlone = modelMetrics(results, threshold)
+	r.ModelsAlone = modelMetrics(results, threshold)
 	r.DET = thin(scores.Curve(), 400)
 	r.ScoreHistogram = histogram(0, 1, 20, classScores(results))
 	return r

@@ -20,6 +20,8 @@ type Outcome struct {
 	Error    string                `json:"error,omitempty"`
 	// Quality is what the gates read of the primary face.
 	Quality *presence.Quality `json:"quality,omitempty"`
+	// Models are each liveness model's own score, before fusion.
+	Models []presence.ModelScore `json:"model_scores,omitempty"`
 	// Embedding is kept in memory for verification only.
 	Embedding presence.Embedding `json:"-"`
 }
@@ -65,6 +67,7 @@ func outcomeOf(a *presence.Analysis, err error) Outcome {
 		o.Embedding = a.Face.Embedding
 		q := a.Face.Quality
 		o.Quality = &q
+		o.Models = a.Face.Liveness
 	}
 	return o
 }

@@ -63,6 +63,9 @@ type Policy struct {
 	MultiFaceTimeout time.Duration `json:"multi_face_timeout"`
 	// Liveness is the fused anti-spoofing score a pass needs.
 	Liveness float64 `json:"liveness"`
+	// ConfidentFake is the fused score below which (with most frames
+	// below Liveness) a session is fake; see ScoreRule.
+	ConfidentFake float64 `json:"confident_fake"`
 	// SameFace is the lowest similarity to the first face seen.
 	SameFace float64 `json:"same_face"`
 	// MinJudgedFrames is how many frames' anti-spoofing scores the
@@ -76,7 +79,7 @@ func DefaultPolicy() Policy {
 		Steps: AllSteps, MinSteps: 2, MaxSteps: 4,
 		StepTimeout: 8 * time.Second, AlignTimeout: 15 * time.Second,
 		FaceLostTimeout: 3 * time.Second, MultiFaceTimeout: 2 * time.Second,
-		Liveness: 0.5, SameFace: 0.3, MinJudgedFrames: 3,
+		Liveness: 0.5, ConfidentFake: 0.2, SameFace: 0.3, MinJudgedFrames: 3,
 	}
 }
 
@@ -476,9 +479,10 @@ func (m *Machine) Tick(at time.Duration) []Event {
 		}
 		return []Event{m.finishWith(at, presence.DecisionInconclusive, reasons)}
 	case m.phase == stepping && at-m.stepStarted >= m.policy.StepTimeout:
-		// A step not performed in time: a spoof if the frames say so,
-		// otherwise the person simply did not complete the check.
-		if s := m.fusedScore(); s != nil && *s < m.policy.Liveness {
+		// A step not performed in time: a spoof if the frames say so with
+		// confidence, otherwise the person simply did not complete the
+		// check.
+		if d, _, _ := m.scoreVerdict(); d == presence.DecisionFake {
 			return []Event{m.finishWith(at, presence.DecisionFake, []presence.Reason{presence.NewReason(presence.ReasonChallengeFailed), presence.NewReason(presence.ReasonSpoofSuspected)})}
 		}
 		return []Event{m.finish(at, presence.DecisionInconclusive, presence.ReasonChallengeFailed)}
@@ -494,14 +498,20 @@ func (m *Machine) Fail(at time.Duration, d presence.Decision, code presence.Reas
 
 // complete judges a session whose steps were all performed.
 func (m *Machine) complete(at time.Duration) Event {
-	s := m.fusedScore()
-	switch {
-	case s == nil:
+	d, _, reasons := m.scoreVerdict()
+	if d == "" {
 		return m.finish(at, presence.DecisionInconclusive, presence.ReasonTooFewFrames)
-	case *s < m.policy.Liveness:
-		return m.finish(at, presence.DecisionFake, presence.ReasonSpoofSuspected)
 	}
-	return m.finishWith(at, presence.DecisionRealFace, []presence.Reason{})
+	return m.finishWith(at, d, reasons)
+}
+
+// scoreVerdict judges the scores of the judged frames as passive checks
+// do; the decision is "" with too few of them.
+func (m *Machine) scoreVerdict() (presence.Decision, float64, []presence.Reason) {
+	if len(m.scores) < m.policy.MinJudgedFrames {
+		return "", 0, nil
+	}
+	return ScoreRule{Liveness: m.policy.Liveness, ConfidentFake: m.policy.ConfidentFake}.judgeScores(m.scores)
 }
 
 // fusedScore is the lower median of the judged frames' scores, as for

@@ -13,8 +13,11 @@ import (
 type PassiveRule struct {
 	// Liveness is the fused score a realface verdict needs.
 	Liveness float64
-	// SameFace is the lowest embedding similarity between two frames of
-	// one person within a burst.
+	// ConfidentFake is the fused score below which (with most frames
+	// below Liveness) the check is fake; see ScoreRule.
+	ConfidentFake float64
+	// SameFace is the lowest embedding similarity of a frame to the
+	// session's most typical face.
 	SameFace float64
 }
 
@@ -34,9 +37,13 @@ type Fused struct {
 // single frame decides a multi-frame session:
 //   - frames failing the quality gates are set aside; if they are the
 //     majority the check is inconclusive with their guidance;
-//   - every judged frame must show the same face;
-//   - the fused score is the lower median of the judged frames' scores,
-//     so at least half of them (all of two, three of four) must pass.
+//   - the judged frames must show one face: each is compared with the most
+//     typical of them (the one most similar to the others); up to a
+//     quarter of them may differ (a turned head, a motion-blurred template
+//     in a stream's ten frames) and are set aside; more, and the faces
+//     changed (with four frames or fewer, any difference is a change);
+//   - the fused score is the lower median of the rest, judged by
+//     ScoreRule: fake only on confident evidence.
 func FusePassive(frames []*presence.Analysis, rule PassiveRule) Fused {
 	var judged []int
 	for i, a := range frames {
@@ -47,39 +54,69 @@ func FusePassive(frames []*presence.Analysis, rule PassiveRule) Fused {
 	if len(judged) == 0 || 2*len(judged) < len(frames) {
 		return Fused{Decision: presence.DecisionInconclusive, Reasons: commonReasons(frames), Judged: judged}
 	}
-	first := frames[judged[0]].Face.Embedding
-	var mean presence.Embedding
-	if len(first) > 0 {
-		mean = make(presence.Embedding, len(first))
+	kept := oneFace(frames, judged, rule.SameFace)
+	if len(judged)-len(kept) > len(judged)/4 {
+		return Fused{Decision: presence.DecisionInconclusive, Reasons: []presence.Reason{presence.NewReason(presence.ReasonFaceChanged)}, Judged: judged}
 	}
-	scores := make([]float64, 0, len(judged))
-	for _, i := range judged {
+	var mean presence.Embedding
+	scores := make([]float64, 0, len(kept))
+	for _, i := range kept {
 		f := frames[i]
 		scores = append(scores, *f.Score)
 		e := f.Face.Embedding
-		if len(first) == 0 || len(e) != len(first) {
+		if len(e) == 0 {
 			continue
 		}
-		if e.Similarity(first) < rule.SameFace {
-			return Fused{Decision: presence.DecisionInconclusive, Reasons: []presence.Reason{presence.NewReason(presence.ReasonFaceChanged)}, Judged: judged}
+		if mean == nil {
+			mean = make(presence.Embedding, len(e))
 		}
-		for k, v := range e {
-			mean[k] += v
+		if len(e) == len(mean) {
+			for k, v := range e {
+				mean[k] += v
+			}
 		}
 	}
 	if mean != nil {
 		mean.Normalize()
 	}
-	sort.Float64s(scores)
-	score := scores[(len(scores)-1)/2]
-	out := Fused{Score: &score, Embedding: mean, Judged: judged, Reasons: []presence.Reason{}}
-	if score >= rule.Liveness {
-		out.Decision = presence.DecisionRealFace
-	} else {
-		out.Decision = presence.DecisionFake
-		out.Reasons = []presence.Reason{presence.NewReason(presence.ReasonSpoofSuspected)}
+	d, score, reasons := ScoreRule{Liveness: rule.Liveness, ConfidentFake: rule.ConfidentFake}.judgeScores(scores)
+	return Fused{Decision: d, Score: &score, Reasons: reasons, Embedding: mean, Judged: kept}
+}
+
+// oneFace returns the judged frames whose face is the session's: those at
+// least sameFace similar to the medoid (the frame with the highest summed
+// similarity to the others). Frames without a template are kept.
+func oneFace(frames []*presence.Analysis, judged []int, sameFace float64) []int {
+	var withEmb []int
+	for _, i := range judged {
+		if len(frames[i].Face.Embedding) > 0 {
+			withEmb = append(withEmb, i)
+		}
 	}
-	return out
+	if len(withEmb) < 2 {
+		return judged
+	}
+	medoid, best := withEmb[0], -1.0
+	for _, i := range withEmb {
+		sum := 0.0
+		for _, j := range withEmb {
+			if i != j && len(frames[i].Face.Embedding) == len(frames[j].Face.Embedding) {
+				sum += frames[i].Face.Embedding.Similarity(frames[j].Face.Embedding)
+			}
+		}
+		if sum > best {
+			medoid, best = i, sum
+		}
+	}
+	ref := frames[medoid].Face.Embedding
+	var kept []int
+	for _, i := range judged {
+		e := frames[i].Face.Embedding
+		if len(e) == 0 || (len(e) == len(ref) && e.Similarity(ref) >= sameFace) {
+			kept = append(kept, i)
+		}
+	}
+	return kept
 }
 
 // commonReasons lists the reasons of the frames, most frequent first, each

@@ -33,10 +33,10 @@ func TestOneLuckyFrameDoesNotDecide(t *testing.T) {
 		score  float64
 	}{
 		"single good frame":           {[]*presence.Analysis{frame(0.9, 1, 0)}, presence.DecisionRealFace, 0.9},
-		"one of two passes":           {[]*presence.Analysis{frame(0.9, 1, 0), frame(0.2, 1, 0.1)}, presence.DecisionFake, 0.2},
+		"one of two passes":           {[]*presence.Analysis{frame(0.9, 1, 0), frame(0.2, 1, 0.1)}, presence.DecisionInconclusive, 0.2},
 		"one of three passes":         {[]*presence.Analysis{frame(0.1, 1, 0), frame(0.95, 1, 0), frame(0.3, 1, 0)}, presence.DecisionFake, 0.3},
 		"two of three pass":           {[]*presence.Analysis{frame(0.1, 1, 0), frame(0.95, 1, 0), frame(0.8, 1, 0)}, presence.DecisionRealFace, 0.8},
-		"two of four pass":            {[]*presence.Analysis{frame(0.9, 1, 0), frame(0.9, 1, 0), frame(0.1, 1, 0), frame(0.2, 1, 0)}, presence.DecisionFake, 0.2},
+		"two of four pass":            {[]*presence.Analysis{frame(0.9, 1, 0), frame(0.9, 1, 0), frame(0.1, 1, 0), frame(0.2, 1, 0)}, presence.DecisionInconclusive, 0.2},
 		"three of four pass":          {[]*presence.Analysis{frame(0.9, 1, 0), frame(0.9, 1, 0), frame(0.1, 1, 0), frame(0.7, 1, 0)}, presence.DecisionRealFace, 0.7},
 		"poor frame set aside":        {[]*presence.Analysis{frame(0.9, 1, 0), poor(presence.ReasonTooBlurry)}, presence.DecisionRealFace, 0.9},
 		"spoof frame with a poor one": {[]*presence.Analysis{frame(0.1, 1, 0), poor(presence.ReasonTooDark)}, presence.DecisionFake, 0.1},
@@ -44,6 +44,58 @@ func TestOneLuckyFrameDoesNotDecide(t *testing.T) {
 		got := FusePassive(c.frames, rule)
 		if got.Decision != c.want || got.Score == nil || *got.Score != c.score {
 			t.Errorf("%s: %s %v, want %s %v", name, got.Decision, got.Score, c.want, c.score)
+		}
+	}
+}
+
+// TestFakeNeedsConfidentEvidence: with the shipped rule, a session is fake
+// only when its fused score is low and most of its frames fail; a
+// borderline score is inconclusive with its own reason.
+func TestFakeNeedsConfidentEvidence(t *testing.T) {
+	shipped := PassiveRule{Liveness: 0.5, ConfidentFake: 0.2, SameFace: 0.3}
+	for name, c := range map[string]struct {
+		scores []float64
+		want   presence.Decision
+		reason presence.ReasonCode
+	}{
+		"all clearly spoof":      {[]float64{0.01, 0.05, 0.02, 0.1}, presence.DecisionFake, presence.ReasonSpoofSuspected},
+		"spoof with a lucky one": {[]float64{0.01, 0.05, 0.9, 0.1, 0.03, 0.02}, presence.DecisionFake, presence.ReasonSpoofSuspected},
+		"borderline everywhere":  {[]float64{0.3, 0.35, 0.25, 0.4}, presence.DecisionInconclusive, presence.ReasonLivenessUncertain},
+		"low median, split":      {[]float64{0.1, 0.1, 0.15, 0.9, 0.9, 0.8}, presence.DecisionInconclusive, presence.ReasonLivenessUncertain},
+		"live":                   {[]float64{0.6, 0.9, 0.3, 0.8}, presence.DecisionRealFace, ""},
+	} {
+		var frames []*presence.Analysis
+		for _, s := range c.scores {
+			frames = append(frames, frame(s, 1, 0))
+		}
+		got := FusePassive(frames, shipped)
+		if got.Decision != c.want || (c.reason != "" && (len(got.Reasons) != 1 || got.Reasons[0].Code != c.reason)) {
+			t.Errorf("%s: %s %+v, want %s %s", name, got.Decision, got.Reasons, c.want, c.reason)
+		}
+	}
+}
+
+// TestAFewOddFramesAmongManyAreSetAside: in a stream's ten frames, two
+// whose template drifted (a turned head) are set aside; three of ten, or
+// one of three, mean the face changed.
+func TestAFewOddFramesAmongManyAreSetAside(t *testing.T) {
+	build := func(n, odd int) []*presence.Analysis {
+		var out []*presence.Analysis
+		for i := range n {
+			if i < odd {
+				out = append(out, frame(0.1, 0, 1, 0))
+			} else {
+				out = append(out, frame(0.9, 1, 0, 0))
+			}
+		}
+		return out
+	}
+	if got := FusePassive(build(10, 2), rule); got.Decision != presence.DecisionRealFace || len(got.Judged) != 8 || *got.Score != 0.9 {
+		t.Errorf("two odd of ten: %s %v judged %d", got.Decision, got.Score, len(got.Judged))
+	}
+	for _, c := range [][2]int{{10, 3}, {3, 1}} {
+		if got := FusePassive(build(c[0], c[1]), rule); got.Decision != presence.DecisionInconclusive || got.Reasons[0].Code != presence.ReasonFaceChanged {
+			t.Errorf("%d odd of %d: %s %+v", c[1], c[0], got.Decision, got.Reasons)
 		}
 	}
 }

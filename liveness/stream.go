@@ -22,24 +22,58 @@ var (
 	_ Judge = (*PassiveStream)(nil)
 )
 
+// PassiveWindow is how much of a live preview a passive check judges.
+type PassiveWindow struct {
+	// MinJudged frames must pass the gates before a verdict.
+	MinJudged int
+	// MaxJudged frames end the check at once.
+	MaxJudged int
+	// Span: once the first judged frame is this old and MinJudged are in,
+	// the check ends. A few seconds of usable frames, not the first three:
+	// one blurred or turned frame must not decide.
+	Span time.Duration
+}
+
+// DefaultPassiveWindow judges up to two seconds or ten usable frames
+// (about a second at the SDK's 10 frames a second).
+func DefaultPassiveWindow() PassiveWindow {
+	return PassiveWindow{MinJudged: 3, MaxJudged: 10, Span: 2 * time.Second}
+}
+
+// guidanceHold is how many frames in a row must call for new guidance
+// before the device is told: advice that flips every frame helps no one.
+const guidanceHold = 3
+
 // PassiveStream runs a passive check over a live preview: it guides the
-// person with the quality gates until Need frames pass them, then fuses
-// those frames as FusePassive does.
+// person with the quality gates while it collects the frames that pass
+// them, then fuses those frames as FusePassive does.
 type PassiveStream struct {
 	rule    PassiveRule
-	need    int
+	window  PassiveWindow
 	timeout time.Duration
 
-	judged       []*presence.Analysis
-	frames       int
+	judged      []*presence.Analysis
+	firstJudged time.Duration
+	frames      int
+	// multi counts the frames that showed another face: a picture held up
+	// beside the person is flagged in some frames and missed in others.
+	multi        int
 	lastGuidance presence.ReasonCode
+	pending      presence.ReasonCode
+	pendingRun   int
 	lastReasons  []presence.Reason
 	result       *Result
 }
 
-// NewPassiveStream waits for need good frames within timeout.
-func NewPassiveStream(rule PassiveRule, need int, timeout time.Duration) *PassiveStream {
-	return &PassiveStream{rule: rule, need: need, timeout: timeout}
+// NewPassiveStream judges window's worth of good frames within timeout.
+func NewPassiveStream(rule PassiveRule, window PassiveWindow, timeout time.Duration) *PassiveStream {
+	if window.MinJudged < 1 {
+		window.MinJudged = 1
+	}
+	if window.MaxJudged < window.MinJudged {
+		window.MaxJudged = window.MinJudged
+	}
+	return &PassiveStream{rule: rule, window: window, timeout: timeout}
 }
 
 // WantFull is always true: every passive frame is fully judged.
@@ -61,6 +95,9 @@ func (p *PassiveStream) Observe(f Frame) []Event {
 		return ev
 	}
 	a := f.Analysis
+	if a.Face != nil && a.Face.Quality.FaceCount > 1 {
+		p.multi++
+	}
 	if a.Decision == presence.DecisionInconclusive || a.Score == nil {
 		reasons := a.Reasons
 		if len(reasons) == 0 {
@@ -69,20 +106,46 @@ func (p *PassiveStream) Observe(f Frame) []Event {
 		p.lastReasons = reasons
 		return p.guide(reasons[0].Code)
 	}
+	if len(p.judged) == 0 {
+		p.firstJudged = f.At
+	}
 	p.judged = append(p.judged, a)
 	events := p.guide("ok")
-	if len(p.judged) < p.need {
-		return events
+	n := len(p.judged)
+	if n >= p.window.MaxJudged || (n >= p.window.MinJudged && f.At-p.firstJudged >= p.window.Span) {
+		return append(events, p.verdict())
 	}
-	fused := FusePassive(p.judged, p.rule)
-	return append(events, p.finish(fused.Decision, fused.Score, fused.Reasons, fused.Embedding))
+	return events
 }
 
+// multiFaceFrames of a check showing another face make it inconclusive:
+// the verdict must be about one person alone in view.
+const multiFaceFrames = 2
+
+// verdict fuses the judged frames.
+func (p *PassiveStream) verdict() Event {
+	if p.multi >= multiFaceFrames {
+		return p.finish(presence.DecisionInconclusive, nil, []presence.Reason{presence.NewReason(presence.ReasonMultipleFaces)}, nil)
+	}
+	fused := FusePassive(p.judged, p.rule)
+	return p.finish(fused.Decision, fused.Score, fused.Reasons, fused.Embedding)
+}
+
+// guide tells the device what to do, once a new code has held for a few
+// frames (the first advice at once).
 func (p *PassiveStream) guide(code presence.ReasonCode) []Event {
 	if code == p.lastGuidance {
+		p.pending, p.pendingRun = "", 0
 		return nil
 	}
-	p.lastGuidance = code
+	if code != p.pending {
+		p.pending, p.pendingRun = code, 0
+	}
+	p.pendingRun++
+	if p.lastGuidance != "" && p.pendingRun < guidanceHold {
+		return nil
+	}
+	p.lastGuidance, p.pending, p.pendingRun = code, "", 0
 	if code == "ok" {
 		return []Event{{Type: EventGuidance, Code: "ok", Message: "Hold still"}}
 	}
@@ -90,10 +153,14 @@ func (p *PassiveStream) guide(code presence.ReasonCode) []Event {
 	return []Event{{Type: EventGuidance, Code: r.Code, Message: r.Message}}
 }
 
-// Tick ends the check when time is up, with the last guidance as reason.
+// Tick ends the check when time is up: with a verdict when enough frames
+// were judged, else with the last guidance as reason.
 func (p *PassiveStream) Tick(at time.Duration) []Event {
 	if p.result != nil || at < p.timeout {
 		return nil
+	}
+	if len(p.judged) >= p.window.MinJudged {
+		return []Event{p.verdict()}
 	}
 	reasons := p.lastReasons
 	if len(reasons) == 0 {

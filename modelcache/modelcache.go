@@ -10,6 +10,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,11 +19,35 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 
 	"presence"
 )
+
+// bundled holds the model files no registry package carries; the manifest
+// names them by path in this tree and by hash.
+//
+//go:embed bundled
+var bundled embed.FS
+
+// unbundle writes the wanted files out of the binary's bundle, checked
+// against their hashes like any extracted file.
+func unbundle(want []presence.PackageFile, dir string) error {
+	for _, f := range want {
+		r, err := bundled.Open(path.Join("bundled", f.Path))
+		if err != nil {
+			return fmt.Errorf("%s is not in this binary's bundle", f.Path)
+		}
+		err = writeChecked(r, filepath.Join(dir, f.As), f.SHA256)
+		r.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // maxFileSize bounds a single extracted file; the largest wanted file (the
 // runtime library) is about 20 MB.
@@ -45,6 +70,12 @@ func Ensure(ctx context.Context, m *presence.Manifest, dir string, log *slog.Log
 		}
 		for _, f := range missing {
 			log.Info("needs file", "file", f.As, "package", p.Name)
+		}
+		if p.Bundled {
+			if err := unbundle(missing, dir); err != nil {
+				return fmt.Errorf("modelcache: %s: %w", p.Name, err)
+			}
+			continue
 		}
 		tarball, err := ensureTarball(ctx, p, dir, log)
 		if err != nil {

@@ -78,6 +78,8 @@ type Config struct {
 	Policy liveness.Policy
 	// Guard holds the replay thresholds of streams.
 	Guard liveness.GuardRule
+	// PassiveWindow is how much of a stream a passive check judges.
+	PassiveWindow liveness.PassiveWindow
 	// Subjects resolves sessions that name an enrolled subject.
 	Subjects Matcher
 }
@@ -115,6 +117,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.Guard == (liveness.GuardRule{}) {
 		cfg.Guard = liveness.DefaultGuardRule()
+	}
+	if cfg.PassiveWindow == (liveness.PassiveWindow{}) {
+		cfg.PassiveWindow = liveness.DefaultPassiveWindow()
 	}
 	return &Service{cfg: cfg}
 }
@@ -449,7 +454,7 @@ func (s *Service) judgePassive(ctx context.Context, sess *presence.Session, imag
 		}
 		v.Frames = append(v.Frames, presence.FrameResult{Decision: a.Decision, Score: a.Score, Reasons: a.Reasons})
 	}
-	fused := liveness.FusePassive(analyses, liveness.PassiveRule{Liveness: t.Liveness, SameFace: s.cfg.SameFace})
+	fused := liveness.FusePassive(analyses, liveness.PassiveRule{Liveness: t.Liveness, ConfidentFake: t.ConfidentFake, SameFace: s.cfg.SameFace})
 	v.Decision, v.Score, v.Reasons = fused.Decision, fused.Score, fused.Reasons
 	probe, err := s.matchAndProbe(ctx, sess, v, fused.Embedding)
 	if err != nil {

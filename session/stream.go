@@ -40,7 +40,6 @@ const (
 	// crossSessionHits frames matching one earlier passed session make a
 	// replay.
 	crossSessionHits = 2
-	passiveFrames    = 3 // good frames a streamed passive check fuses
 )
 
 // streamError is the message a refused stream gets before it is closed.
@@ -161,13 +160,14 @@ func (st *stream) setUp() error {
 		}
 		p := cfg.Policy
 		p.Liveness = cfg.Engine.Thresholds().Liveness
+		p.ConfidentFake = cfg.Engine.Thresholds().ConfidentFake
 		st.judge = liveness.NewMachine(st.plan, p)
 		st.deadline = p.AlignTimeout + time.Duration(len(st.plan.Steps))*p.StepTimeout + 5*time.Second
 	default:
 		st.plan = liveness.Plan{Nonce: randomID("", 16)}
 		t := cfg.Engine.Thresholds()
 		timeout := cfg.Policy.AlignTimeout
-		st.judge = liveness.NewPassiveStream(liveness.PassiveRule{Liveness: t.Liveness, SameFace: cfg.SameFace}, passiveFrames, timeout)
+		st.judge = liveness.NewPassiveStream(liveness.PassiveRule{Liveness: t.Liveness, ConfidentFake: t.ConfidentFake, SameFace: cfg.SameFace}, cfg.PassiveWindow, timeout)
 		st.deadline = timeout + 5*time.Second
 	}
 	st.guard = liveness.NewStreamGuard(st.plan.Nonce, cfg.Guard)
