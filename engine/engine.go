@@ -41,7 +41,7 @@ type Config struct {
 	// one session per model running on one thread. Default: CPU count.
 	Workers int
 	// NewModel loads a model (engine/onnx in production).
-	NewModel ModelLoader
+	NewModel   ModelLoader
 	Thresholds Thresholds
 }
 
