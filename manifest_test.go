@@ -51,7 +51,15 @@ func TestManifestRejects(t *testing.T) {
 		"no crop scale":   mutate(func(m *presence.Manifest) { m.Models[2].Preprocess.CropScale = 0 }),
 		"index too large": mutate(func(m *presence.Manifest) { m.Models[2].RealIndex = 7 }),
 		"negative dim":    mutate(func(m *presence.Manifest) { m.Models[3].Inputs[0].Shape[2] = -1 }),
-		"two embedders":   mutate(func(m *presence.Manifest) { e := m.Models[3]; e.Name = "other"; m.Models = append(m.Models, e) }),
+		"two embedders": mutate(func(m *presence.Manifest) {
+			for _, e := range m.Models {
+				if e.Role == presence.RoleEmbedding {
+					e.Name = "other"
+					m.Models = append(m.Models, e)
+					return
+				}
+			}
+		}),
 	}
 	for name, data := range cases {
 		if _, err := presence.ParseManifest(data); err == nil {

@@ -99,7 +99,7 @@ func TestSubjectBadInput(t *testing.T) {
 	e := newEnv(t, options{})
 	e.post("/v1/subjects", `{"id":"alice"}`)
 	live := e.passed(t, "fr_deepface_pairs/img20.jpg")
-	fake := e.passed(t, "pad_celebaspoof/spoof/1.jpg")
+	fake := e.passed(t, "pad_celebaspoof/spoof/101.jpg")
 	if g := e.get(fake); g.body["decision"] != "fake" {
 		t.Fatalf("the print was not judged fake: %s", g.raw)
 	}
