@@ -31,7 +31,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("eval "+kind, "DIR [flags]", stderr)
 	cfg.bindFlags(fs)
 	out := fs.String("out", "", "write PREFIX.json and PREFIX.html (default reports/<kind>-<DIR name>)")
-	by := fs.String("by", "", "pad: comma-separated extra columns of labels.csv to break results down by")
+	by := fs.String("by", "", "comma-separated columns of labels.csv to break results down by (verify: pairs whose images share the value)")
 	pairs := fs.String("pairs", "", "verify: pair list (default DIR/pairs.csv, else DIR/master.csv)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := cfg.load(fs, args[1:], os.Getenv); err != nil {
@@ -67,6 +67,14 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	sliceBy := map[string]map[string]string{}
+	if kind == "verify" {
+		for _, c := range splitList(*by) {
+			if sliceBy[c], err = eval.ReadColumn(dir, c); err != nil {
+				return err
+			}
+		}
+	}
 
 	eng, closeEngine, err := openEngine(cfg)
 	if err != nil {
@@ -92,6 +100,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		report = r
 	case "verify":
 		r := eval.RunVerify(ctx, analyze, pairList, eng.Workers(), cfg.Thresholds.Match, progress.update)
+		for _, c := range splitList(*by) {
+			r.Slice(c, sliceBy[c])
+		}
 		r.Dataset, r.Generated, r.Models = name, generated, eng.Manifest().Versions()
 		report = r
 	}

@@ -72,6 +72,6 @@ func DefaultThresholds() Thresholds {
 		MaxRoll:              30,
 		Liveness:             0.5,
 		ConfidentFake:        0.2,
-		Match:                0.4,
+		Match:                0.52,
 	}
 }

@@ -122,6 +122,8 @@ func (r *VerifyReport) WriteText(w io.Writer) {
 		fmt.Fprintf(tw, "TAR @ FAR=%g\t%s\t%s\n", t.Target, pct(t.TAR()), note)
 	}
 	fmt.Fprintf(tw, "at the configured threshold %.3f\tTAR %s, FAR %s\n", r.Configured.Threshold, pct(r.Configured.TAR), pct(r.Configured.FAR))
+	tw.Flush()
+	writeSlices(w, r.Slices, r.Configured.Threshold)
 	if len(r.FailedImages) > 0 {
 		fmt.Fprintf(tw, "\nfailures to acquire (%d images):\n", len(r.FailedImages))
 		for _, f := range r.FailedImages {

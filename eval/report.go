@@ -333,9 +333,11 @@ type VerifyReport struct {
 		TAR       Rate    `json:"tar"`
 		FAR       Rate    `json:"far"`
 	} `json:"at_configured_threshold"`
-	ROC       []Point     `json:"roc"`
-	Histogram Histogram   `json:"similarity_histogram"`
-	Scores    []PairScore `json:"scores"`
+	ROC       []Point   `json:"roc"`
+	Histogram Histogram `json:"similarity_histogram"`
+	// Slices break the pairs down by a column of labels.csv (--by).
+	Slices []VerifySlice `json:"slices,omitempty"`
+	Scores []PairScore   `json:"scores"`
 }
 
 // NewVerifyReport scores the pairs from per-image outcomes.
