@@ -152,6 +152,13 @@ func TestStillPhotoFailsActiveSessions(t *testing.T) {
 			if v := verdict(t, e, id); v["decision"] == "realface" || v["status"] == "in_progress" {
 				t.Fatalf("still photo: %s", v["raw"])
 			}
+			// The device never learns the verdict: its end state must not
+			// read as a pass, and no step counter may outlive the check.
+			end := presencetest.Eval[string](t, ctx, `document.querySelector('.presence-capture').textContent`)
+			progress := presencetest.Eval[string](t, ctx, `document.querySelector('.pc-progress').textContent`)
+			if strings.Contains(end, "Completed") || strings.Contains(end, "✓") || progress != "" {
+				t.Errorf("end state %q, progress %q: want neutral, no counter", end, progress)
+			}
 		})
 	}
 }

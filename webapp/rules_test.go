@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -193,5 +194,36 @@ func TestAppRulesOnAFakePresence(t *testing.T) {
 	hist, err := e.accounts.History(ctx, u.ID, 20)
 	if err != nil || len(hist) != 6 {
 		t.Fatalf("alice's history: %d entries, %v", len(hist), err)
+	}
+}
+
+// TestScreensSayTheRightThing: only a confident spoof verdict shows the
+// spoof screen; a borderline score, a bad view or unsteady frames ask for
+// another try without accusing anyone.
+func TestScreensSayTheRightThing(t *testing.T) {
+	e := newRulesEnv(t)
+	for _, c := range []struct {
+		decision string
+		reasons  []string
+		want     string
+	}{
+		{"fake", []string{"spoof_suspected"}, "spoof"},
+		{"fake", []string{"replayed_frame"}, "spoof"},
+		{"inconclusive", []string{"liveness_uncertain"}, "poor_capture"},
+		{"inconclusive", []string{"too_dark"}, "poor_capture"},
+		{"fake", []string{"timing_anomaly"}, "unsteady"},
+		{"inconclusive", []string{"session_timeout"}, "expired"},
+	} {
+		e.presence.verdict = func(string, string) *webapp.Verdict {
+			v := &webapp.Verdict{Status: "succeeded", Decision: c.decision}
+			for _, r := range c.reasons {
+				v.Reasons = append(v.Reasons, webapp.Reason{Code: r, Message: r})
+			}
+			return v
+		}
+		r := newBrowser(t, e.url).attempt("register", "user"+c.reasons[0][:4])
+		if r.OK || screenCode(r) != c.want || (c.want != "spoof" && strings.Contains(r.Screen.Title+r.Screen.Message, "poof")) {
+			t.Errorf("%s %v: screen %q (%+v), want %s", c.decision, c.reasons, screenCode(r), r.Screen, c.want)
+		}
 	}
 }

@@ -34,9 +34,10 @@ var screens = map[string]Screen{
 	// The verdict.
 	"no_face":       {Title: "No face found", Message: "We could not see your face. Look straight at the camera in good light, then try again."},
 	"several_faces": {Title: "Several faces", Message: "More than one face was in view, or the face changed during the check. Make sure only you are in view, then try again."},
-	"spoof":         {Title: "Spoof detected", Message: "We could not confirm that a live person was in front of the camera. Photos, screens, videos and masks are not accepted."},
+	"spoof":         {Title: "Live person not confirmed", Message: "We could not confirm that a live person was in front of the camera. Photos, screens, videos and masks are not accepted."},
+	"unsteady":      {Title: "Connection unsteady", Message: "The video did not reach us steadily. Check your connection, then try again."},
 	"steps":         {Title: "Steps not completed", Message: "The steps shown on the screen were not done in time. Follow each instruction while looking at the camera, then try again."},
-	"poor_capture":  {Title: "Face check failed", Message: "We could not check your face this time."},
+	"poor_capture":  {Title: "Let's try that again", Message: "We could not check your face this time. This is not a judgement of you: a better view usually fixes it."},
 	"no_match":      {Title: "Face does not match", Message: "The face does not match this account. You are not logged in."},
 	"no_account":    {Title: "No account for this face", Message: "We found no account with this face. Log in with your username, or create an account.", Link: "/app/register", LinkText: "Create an account"},
 	// The account.
@@ -67,8 +68,12 @@ func verdictScreen(v *verdict) Screen {
 		return slices.ContainsFunc(v.Reasons, func(r reason) bool { return slices.Contains(codes, r.Code) })
 	}
 	switch {
-	case v.Decision == "fake" && has("spoof_suspected", "replayed_frame", "timing_anomaly"):
+	case v.Decision == "fake" && has("spoof_suspected", "replayed_frame"):
 		return screenFor("spoof")
+	case has("timing_anomaly"):
+		// Frames that arrived implausibly: an unsteady network to an
+		// honest person, and no hint to anyone else.
+		return screenFor("unsteady")
 	case has("face_changed", "multiple_faces"):
 		return screenFor("several_faces")
 	case has("no_face", "face_lost"):

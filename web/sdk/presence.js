@@ -24,7 +24,10 @@
     starting: 'Starting the camera\u2026',
     connecting: 'Connecting\u2026',
     capturing: 'Look at the camera',
-    done: 'Thank you. All done.',
+    // Neutral on purpose: the device never learns the verdict, so the end
+    // of the capture must not read as a pass (the relying party shows the
+    // outcome).
+    done: 'Thank you. Your check is finished.',
     permission_denied: 'Camera access was denied. Allow the camera for this site in your browser settings, then try again.',
     no_camera: 'No camera was found on this device.',
     camera_in_use: 'The camera is in use by another application. Close it, then try again.',
@@ -48,7 +51,6 @@
     '.presence-capture .pc-badge{position:absolute;inset:0;display:none;align-items:center;justify-content:center;flex-direction:column;background:#f4f4f4;color:#1b1b1b;font-size:1.2em}' +
     '.presence-capture .pc-badge b{font-size:2.6em;line-height:1.1}' +
     '.presence-capture.pc-ended .pc-badge{display:flex}' +
-    '.presence-capture[data-state=done] .pc-step{color:#1e6b34}' +
     '.presence-capture.pc-failed .pc-step{color:#9b1c1c}';
 
   function el(tag, cls, parent) {
@@ -136,7 +138,7 @@
     function showEnd(ok, label) {
       badge.innerHTML = '';
       var mark = el('b', null, badge);
-      mark.textContent = ok ? '\u2713' : '!';
+      mark.textContent = ok ? '\u2022' : '!';
       mark.setAttribute('aria-hidden', 'true');
       el('span', null, badge).textContent = label;
       root.classList.add('pc-ended');
@@ -208,11 +210,13 @@
         case 'done':
           finished = true;
           stop();
+          progress.textContent = ''; // a step counter must not outlive the check
+          root.removeAttribute('data-step');
           var tips = (m.guidance || []).map(function (r) { return r.message; });
           guidance.textContent = tips.join('. ');
           if (m.status === 'succeeded') {
             setState('done', m);
-            showEnd(!tips.length, tips.length ? 'Please try again' : 'Completed');
+            showEnd(!tips.length, tips.length ? 'Please try again' : 'Check finished');
             if (tips.length) {
               stepText.textContent = 'Please try again';
               root.classList.add('pc-failed');
