@@ -48,10 +48,15 @@ bench: setup
 # default thresholds (docs/thresholds.md).
 DATA ?= ../shared/data
 eval: setup
+	$(BIN) eval pad $(DATA)/pad_nuaa_webcam_dev --by subject_id,pos_light_code,glasses_code --quiet --out docs/eval/pad-nuaa-webcam
 	$(BIN) eval pad $(DATA)/pad_celebaspoof --quiet --out docs/eval/pad-celebaspoof
 	$(BIN) eval pad $(DATA)/pad_silentface_samples --quiet --out docs/eval/pad-silentface
+	$(BIN) eval verify $(DATA)/pad_nuaa_webcam_dev --by pos_light_code,glasses_code --quiet --out docs/eval/verify-nuaa-webcam
 	$(BIN) eval verify $(DATA)/fr_deepface_pairs --quiet --out docs/eval/verify-deepface
 	$(BIN) eval verify $(DATA)/fr_glint24 --quiet --out docs/eval/verify-glint24
+	$(BIN) eval clips $(DATA)/video_live --quiet --out docs/eval/clips-video-live
+	$(BIN) eval clips $(DATA)/video_replay_dev --quiet --out docs/eval/clips-video-replay
+	$(BIN) eval clips $(DATA)/deepfake_ffpp_dev --modes passive --max-offsets 3 --offset-step 3s --quiet --out docs/eval/clips-deepfake-ffpp
 
 # A short run of every fuzz target.
 fuzz: build

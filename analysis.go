@@ -41,7 +41,11 @@ func (e Embedding) Normalize() {
 // Quality holds the measures the quality gates look at. Angles are in
 // degrees (see vision.Pose for signs), brightness in 0..255 luma.
 type Quality struct {
-	FaceSize             float64 `json:"face_size"`
+	FaceSize float64 `json:"face_size"`
+	// FaceHeightFraction is the face box height over the frame height: a
+	// face cut off because it fills the frame needs "move back", not
+	// "centre your face".
+	FaceHeightFraction   float64 `json:"face_height_fraction"`
 	FaceCount            int     `json:"face_count"`
 	OutsideFraction      float64 `json:"outside_fraction"`
 	Brightness           float64 `json:"brightness"`

@@ -11,6 +11,7 @@ const (
 	ReasonMultipleFaces   ReasonCode = "multiple_faces"
 	ReasonFaceTooSmall    ReasonCode = "face_too_small"
 	ReasonFaceCutOff      ReasonCode = "face_cut_off"
+	ReasonFaceTooClose    ReasonCode = "face_too_close"
 	ReasonTooDark         ReasonCode = "too_dark"
 	ReasonTooBright       ReasonCode = "too_bright"
 	ReasonBacklit         ReasonCode = "backlit"
@@ -50,6 +51,7 @@ var reasonMessages = map[ReasonCode]string{
 	ReasonMultipleFaces:   "Make sure only you are in view",
 	ReasonFaceTooSmall:    "Move closer",
 	ReasonFaceCutOff:      "Center your face in the frame",
+	ReasonFaceTooClose:    "Move back a little",
 	ReasonTooDark:         "Find a brighter space",
 	ReasonTooBright:       "Move out of direct light",
 	ReasonBacklit:         "Face the light; avoid a bright background",

@@ -192,3 +192,86 @@ func percentileMS(lat []time.Duration, p float64) float64 {
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return float64(s[int(p*float64(len(s)-1))].Microseconds()) / 1000
 }
+
+// withoutModels is the default manifest less the named models.
+func withoutModels(names ...string) *presence.Manifest {
+	m := presence.DefaultManifest()
+	var keep []presence.ModelSpec
+	for _, s := range m.Models {
+		drop := false
+		for _, n := range names {
+			drop = drop || s.Name == n
+		}
+		if !drop {
+			keep = append(keep, s)
+		}
+	}
+	m.Models = keep
+	return m
+}
+
+// BenchmarkSecondLivenessModel measures what the Silent-Face pair costs:
+// its own time on the benchmark face, and the two-worker throughput of the
+// whole pipeline (decoded frames) with and without it, alternated in
+// rounds within one run so the machine's drift hits both alike.
+func BenchmarkSecondLivenessModel(b *testing.B) {
+	_, img := benchFace(b)
+	rt := presencetest.Runtime(b)
+	build := func(m *presence.Manifest) *Engine {
+		e, err := New(Config{Manifest: m, Dir: presencetest.CacheDir(), Workers: 2, NewModel: func(model []byte, in, out []presence.TensorSpec) (Model, error) {
+			return rt.NewModel(model, in, out)
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { e.Close() })
+		return e
+	}
+	with, without := build(presence.DefaultManifest()), build(withoutModels("silentface_v2", "silentface_v1se"))
+	if len(with.all[0].liveness) != 3 || len(without.all[0].liveness) != 1 {
+		b.Fatalf("liveness models: %d with, %d without", len(with.all[0].liveness), len(without.all[0].liveness))
+	}
+	w := with.all[0]
+	det, _ := primaryFace(b, w, img)
+	throughput := func(e *Engine, n int) float64 {
+		start := time.Now()
+		var wg sync.WaitGroup
+		jobs := make(chan struct{})
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range jobs {
+					if _, err := e.Analyze(context.Background(), img, Options{}); err != nil {
+						b.Error(err)
+					}
+				}
+			}()
+		}
+		for range n {
+			jobs <- struct{}{}
+		}
+		close(jobs)
+		wg.Wait()
+		return float64(n) / time.Since(start).Seconds()
+	}
+	var pair []time.Duration
+	var fpsWith, fpsWithout float64
+	rounds := 0
+	for b.Loop() {
+		start := time.Now()
+		for _, s := range w.liveness[1:] {
+			if _, err := s.score(img, det.box); err != nil {
+				b.Fatal(err)
+			}
+		}
+		pair = append(pair, time.Since(start))
+		fpsWithout += throughput(without, 20)
+		fpsWith += throughput(with, 20)
+		rounds++
+	}
+	b.ReportMetric(percentileMS(pair, 0.5), "pair-p50-ms")
+	b.ReportMetric(fpsWith/float64(rounds), "fps-with")
+	b.ReportMetric(fpsWithout/float64(rounds), "fps-without")
+	b.ReportMetric(fpsWith/fpsWithout, "ratio")
+}

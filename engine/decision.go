@@ -6,6 +6,10 @@ import (
 	"presence"
 )
 
+// closeFaceFraction: a cut-off face taller than this share of the frame is
+// too close rather than off centre.
+const closeFaceFraction = 0.6
+
 // QualityReasons lists every quality gate the face fails, in the order a
 // person should fix them: get alone in frame, come closer, fix the light,
 // hold still, face the camera. Closed eyes stop no frame: the score did not
@@ -17,7 +21,12 @@ func QualityReasons(q presence.Quality, t Thresholds) []presence.Reason {
 		add(presence.ReasonMultipleFaces)
 	}
 	if q.OutsideFraction > t.MaxOutsideFraction {
-		add(presence.ReasonFaceCutOff)
+		// Cut off because it fills the frame: move back; else centre it.
+		if q.FaceHeightFraction > closeFaceFraction {
+			add(presence.ReasonFaceTooClose)
+		} else {
+			add(presence.ReasonFaceCutOff)
+		}
 	}
 	if q.FaceSize < t.MinFaceSize {
 		add(presence.ReasonFaceTooSmall)

@@ -132,7 +132,7 @@ func (w *worker) scoreFace(img *presence.Image, box presence.Box) ([]presence.Mo
 
 // measureQuality computes every quality measure of the primary face.
 func measureQuality(img *presence.Image, box presence.Box, lm []presence.Point) presence.Quality {
-	q := presence.Quality{FaceSize: box.Height()}
+	q := presence.Quality{FaceSize: box.Height(), FaceHeightFraction: box.Height() / float64(max(img.Height, 1))}
 	sq := vision.SquareBox(box)
 	frame := presence.Box{X2: float64(img.Width), Y2: float64(img.Height)}
 	inter := presence.Box{X1: max(sq.X1, 0), Y1: max(sq.Y1, 0), X2: min(sq.X2, frame.X2), Y2: min(sq.Y2, frame.Y2)}

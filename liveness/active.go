@@ -301,6 +301,7 @@ var relaxed = map[presence.ReasonCode]bool{
 	presence.ReasonPoseOutOfRange: true,
 	presence.ReasonFaceTooSmall:   true,
 	presence.ReasonFaceCutOff:     true,
+	presence.ReasonFaceTooClose:   true,
 	presence.ReasonEyesClosed:     true,
 }
 
