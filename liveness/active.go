@@ -270,7 +270,7 @@ type Machine struct {
 
 	noFaceSince, multiSince time.Duration
 	hadFace, hadMulti       bool
-	lastGuidance            presence.ReasonCode
+	guidance                guidance
 	lastReasons             []presence.Reason
 
 	scores     []float64
@@ -453,15 +453,10 @@ func (m *Machine) guide(events []Event, code presence.ReasonCode) []Event {
 	if code != "ok" {
 		m.lastReasons = []presence.Reason{presence.NewReason(code)}
 	}
-	if code == m.lastGuidance {
-		return events
+	if ev, ok := m.guidance.next(code); ok {
+		events = append(events, ev)
 	}
-	m.lastGuidance = code
-	if code == "ok" {
-		return append(events, Event{Type: EventGuidance, Code: "ok", Message: "Hold still"})
-	}
-	r := presence.NewReason(code)
-	return append(events, Event{Type: EventGuidance, Code: r.Code, Message: r.Message})
+	return events
 }
 
 // Tick applies the timeouts at time at, with or without a new frame.

@@ -130,3 +130,26 @@ func TestFaceMustStayTheSame(t *testing.T) {
 		t.Errorf("mean template off: %v", s)
 	}
 }
+
+// TestGuidanceDoesNotFlicker: advice that changes every frame reaches the
+// device once; a change that holds for three frames goes through.
+func TestGuidanceDoesNotFlicker(t *testing.T) {
+	var g guidance
+	var sent []presence.ReasonCode
+	feed := func(codes ...presence.ReasonCode) {
+		for _, c := range codes {
+			if ev, ok := g.next(c); ok {
+				sent = append(sent, ev.Code)
+			}
+		}
+	}
+	feed(presence.ReasonTooDark)
+	feed(presence.ReasonTooBlurry, presence.ReasonTooDark, presence.ReasonTooBlurry, presence.ReasonTooDark, "ok", presence.ReasonTooDark)
+	if len(sent) != 1 || sent[0] != presence.ReasonTooDark {
+		t.Fatalf("flickering input sent %v", sent)
+	}
+	feed("ok", "ok", "ok")
+	if len(sent) != 2 || sent[1] != "ok" {
+		t.Fatalf("a change held for three frames: sent %v", sent)
+	}
+}

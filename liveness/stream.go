@@ -57,12 +57,10 @@ type PassiveStream struct {
 	frames      int
 	// multi counts the frames that showed another face: a picture held up
 	// beside the person is flagged in some frames and missed in others.
-	multi        int
-	lastGuidance presence.ReasonCode
-	pending      presence.ReasonCode
-	pendingRun   int
-	lastReasons  []presence.Reason
-	result       *Result
+	multi       int
+	guidance    guidance
+	lastReasons []presence.Reason
+	result      *Result
 }
 
 // NewPassiveStream judges window's worth of good frames within timeout.
@@ -131,26 +129,40 @@ func (p *PassiveStream) verdict() Event {
 	return p.finish(fused.Decision, fused.Score, fused.Reasons, fused.Embedding)
 }
 
-// guide tells the device what to do, once a new code has held for a few
-// frames (the first advice at once).
+// guide tells the device what to do (see guidance).
 func (p *PassiveStream) guide(code presence.ReasonCode) []Event {
-	if code == p.lastGuidance {
-		p.pending, p.pendingRun = "", 0
-		return nil
+	if ev, ok := p.guidance.next(code); ok {
+		return []Event{ev}
 	}
-	if code != p.pending {
-		p.pending, p.pendingRun = code, 0
+	return nil
+}
+
+// guidance turns each frame's advice into guidance events that do not
+// flicker: the first advice goes out at once, a change only once the new
+// code has held for guidanceHold frames in a row.
+type guidance struct {
+	last, pending presence.ReasonCode
+	run           int
+}
+
+func (g *guidance) next(code presence.ReasonCode) (Event, bool) {
+	if code == g.last {
+		g.pending, g.run = "", 0
+		return Event{}, false
 	}
-	p.pendingRun++
-	if p.lastGuidance != "" && p.pendingRun < guidanceHold {
-		return nil
+	if code != g.pending {
+		g.pending, g.run = code, 0
 	}
-	p.lastGuidance, p.pending, p.pendingRun = code, "", 0
+	g.run++
+	if g.last != "" && g.run < guidanceHold {
+		return Event{}, false
+	}
+	g.last, g.pending, g.run = code, "", 0
 	if code == "ok" {
-		return []Event{{Type: EventGuidance, Code: "ok", Message: "Hold still"}}
+		return Event{Type: EventGuidance, Code: "ok", Message: "Hold still"}, true
 	}
 	r := presence.NewReason(code)
-	return []Event{{Type: EventGuidance, Code: r.Code, Message: r.Message}}
+	return Event{Type: EventGuidance, Code: r.Code, Message: r.Message}, true
 }
 
 // Tick ends the check when time is up: with a verdict when enough frames
