@@ -304,3 +304,113 @@ func TestSubjectRoutes(t *testing.T) {
 		t.Fatalf("delete without a key: %d %s", r.status, r.raw)
 	}
 }
+
+// TestValidationFindings: the hardening issue's bad-input findings, each
+// refused with a specific error (they were accepted, or answered with Go
+// type names).
+func TestValidationFindings(t *testing.T) {
+	subs := &fakeSubjects{}
+	e := newRulesEnv(t, httpapi.Config{Subjects: subs})
+	const key = "pk_good_secret"
+	var got session.CreateRequest
+	e.sessions.create = func(_ context.Context, _ *presence.APIKey, req session.CreateRequest) (*session.Created, error) {
+		got = req
+		return createdSession(req), nil
+	}
+	// A TTL too big for a duration must not wrap around into a short one.
+	if r := e.do("POST", "/v1/sessions", key, []byte(`{"ttl_seconds": 18446744084}`)); r.status == 201 && got.TTL < time.Hour {
+		t.Errorf("huge ttl became %v", got.TTL)
+	}
+	if r := e.do("POST", "/v1/sessions", key, []byte(`{"ttl_seconds": 9223372037}`)); r.status == 201 && got.TTL < time.Hour {
+		t.Errorf("overflowing ttl became %v", got.TTL)
+	}
+	for body, want := range map[string]string{
+		`null`:                   "not null",
+		`[1]`:                    "must be a JSON object",
+		`{"audit_images":"x"}`:   "audit_images must be a whole number",
+		`{"mode": 3}`:            "mode must be a string",
+		`{"reference_image":{}}`: "reference_image must be a string",
+	} {
+		r := e.do("POST", "/v1/sessions", key, []byte(body))
+		if r.status != 400 || !strings.Contains(r.raw2(), want) || strings.Contains(r.raw2(), "httpapi.") || strings.Contains(r.raw2(), "presence.") {
+			t.Errorf("%s: %d %s, want 400 saying %q", body, r.status, r.raw, want)
+		}
+	}
+	var topK int
+	subs.identify = func(_ context.Context, _ *presence.APIKey, _ string, k int) (*subjects.Identification, error) {
+		topK = k
+		return &subjects.Identification{}, nil
+	}
+	for _, bad := range []string{`-1`, `0`, `51`, `1e12`, `"5"`} {
+		r := e.do("POST", "/v1/identify", key, []byte(`{"session_id":"ses_1","top_k":`+bad+`}`))
+		if r.status != 400 || !strings.Contains(r.raw2(), "top_k") {
+			t.Errorf("top_k %s: %d %s", bad, r.status, r.raw)
+		}
+	}
+	if r := e.do("POST", "/v1/identify", key, []byte(`{"session_id":"ses_1"}`)); r.status != 200 || topK != 5 {
+		t.Errorf("default top_k: %d %d", r.status, topK)
+	}
+	if r := e.do("POST", "/v1/identify", key, []byte(`{"session_id":"ses_1","top_k":50}`)); r.status != 200 || topK != 50 {
+		t.Errorf("top_k 50: %d %d", r.status, topK)
+	}
+	// Enrol takes no top_k.
+	subs.enrol = func(context.Context, *presence.APIKey, string, string) (*subjects.Enrolment, error) {
+		return &subjects.Enrolment{}, nil
+	}
+	if r := e.do("POST", "/v1/subjects/alice/enrol", key, []byte(`{"session_id":"ses_1","top_k":3}`)); r.status != 400 || !strings.Contains(r.raw2(), "unknown field") {
+		t.Errorf("enrol with top_k: %d %s", r.status, r.raw)
+	}
+	// Load balancers probe with HEAD.
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if r := e.do("HEAD", path, "", nil); r.status != 200 {
+			t.Errorf("HEAD %s: %d", path, r.status)
+		}
+	}
+}
+
+// TestPreAuthenticationMessageLimit: before the hello's token is accepted
+// a peer may send only small messages (30 peers sending 19 MiB hellos
+// took the server from 0.25 to 1.29 GB); after it, frames up to the body
+// limit.
+func TestPreAuthenticationMessageLimit(t *testing.T) {
+	e := newRulesEnv(t, httpapi.Config{MaxBodyBytes: 1 << 20})
+	frame := session.FrameMessage(1, 0, "n", bytes.Repeat([]byte{7}, 200<<10))
+	e.sessions.stream = func(ctx context.Context, id string, conn session.StreamConn) error {
+		if _, _, err := conn.Read(ctx); err != nil {
+			return err
+		}
+		conn.(session.AuthenticatedConn).Authenticated() // the token was good
+		conn.WriteJSON(ctx, map[string]string{"type": "ready"})
+		_, msg, err := conn.Read(ctx)
+		if err != nil {
+			return err
+		}
+		return conn.WriteJSON(ctx, map[string]int{"got": len(msg)})
+	}
+	dial := func() *websocket.Conn {
+		c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(e.url, "http")+"/v1/sessions/ses_1/stream", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.CloseNow() })
+		return c
+	}
+	ctx := context.Background()
+	// A 200 KiB hello is refused before anything reads it as JSON.
+	c := dial()
+	c.Write(ctx, websocket.MessageText, append([]byte(`{"type":"hello","token":"`), bytes.Repeat([]byte("x"), 200<<10)...))
+	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+		t.Fatalf("oversized hello: %v", err)
+	}
+	// After the hello, a 200 KiB frame is fine.
+	c = dial()
+	wsjson.Write(ctx, c, map[string]string{"type": "hello", "token": "pct_x"})
+	var m map[string]any
+	if err := wsjson.Read(ctx, c, &m); err != nil || m["type"] != "ready" {
+		t.Fatalf("ready: %v %v", m, err)
+	}
+	c.Write(ctx, websocket.MessageBinary, frame)
+	if err := wsjson.Read(ctx, c, &m); err != nil || m["got"] != float64(len(frame)) {
+		t.Fatalf("frame after authentication: %v %v", m, err)
+	}
+}

@@ -87,8 +87,9 @@ func New(cfg Config) *Server {
 		s.route("/v1/identify", map[string]http.HandlerFunc{http.MethodPost: s.withKey(s.identify)})
 	}
 	s.route("/v1/openapi.json", map[string]http.HandlerFunc{http.MethodGet: serveOpenAPI})
-	s.route("/healthz", map[string]http.HandlerFunc{http.MethodGet: s.healthz})
-	s.route("/readyz", map[string]http.HandlerFunc{http.MethodGet: s.readyz})
+	// HEAD too: load balancers and uptime checks use it.
+	s.route("/healthz", map[string]http.HandlerFunc{http.MethodGet: s.healthz, http.MethodHead: s.healthz})
+	s.route("/readyz", map[string]http.HandlerFunc{http.MethodGet: s.readyz, http.MethodHead: s.readyz})
 	if cfg.Metrics != nil {
 		s.route("/metrics", map[string]http.HandlerFunc{http.MethodGet: cfg.Metrics.Handler().ServeHTTP})
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +59,9 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
+// maxTTLSeconds is far above any allowed TTL and far below an overflow.
+const maxTTLSeconds = 1 << 30
+
 // createRequest is the JSON body of POST /v1/sessions.
 type createRequest struct {
 	Mode           presence.Mode `json:"mode"`
@@ -90,9 +95,12 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, key *pres
 			return
 		}
 	}
+	// Clamped before the multiplication, which would overflow into a
+	// short TTL; the service then refuses it as too long.
+	ttl := time.Duration(min(max(req.TTLSeconds, -1), maxTTLSeconds)) * time.Second
 	created, err := s.cfg.Sessions.Create(r.Context(), key, session.CreateRequest{
 		Mode: req.Mode, ReferenceImage: ref, SubjectID: req.SubjectID, AuditImages: req.AuditImages,
-		TTL: time.Duration(req.TTLSeconds) * time.Second, CorrelationID: req.CorrelationID,
+		TTL: ttl, CorrelationID: req.CorrelationID,
 	})
 	if err != nil {
 		writeError(w, r, s.cfg.Log, err)
@@ -114,7 +122,16 @@ func decodeJSON(r *http.Request, v any) error {
 			return presence.Errorf(presence.ErrUnsupportedMedia, "send application/json, not %s", mt)
 		}
 	}
-	dec := json.NewDecoder(r.Body)
+	raw, err := io.ReadAll(r.Body) // bounded by the server's body limit
+	if err != nil {
+		return bodyError(err)
+	}
+	// JSON null decodes into a zero request without error: a body that
+	// says nothing must not start anything.
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return presence.Errorf(presence.ErrInvalid, "the body must be a JSON object, not null")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return bodyError(err)
@@ -123,6 +140,26 @@ func decodeJSON(r *http.Request, v any) error {
 		return presence.Errorf(presence.ErrInvalid, "the body holds more than one JSON value")
 	}
 	return nil
+}
+
+// jsonKind names a Go type the way the API's documentation does, so an
+// error never shows the server's type names.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "a JSON object"
 }
 
 func bodyError(err error) error {
@@ -138,8 +175,10 @@ func bodyError(err error) error {
 		return presence.Errorf(presence.ErrInvalid, "malformed JSON: the body ends too early")
 	case errors.As(err, &syntax):
 		return presence.Errorf(presence.ErrInvalid, "malformed JSON at byte %d", syntax.Offset)
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return presence.Errorf(presence.ErrInvalid, "the body must be a JSON object")
 	case errors.As(err, &typeErr):
-		return presence.Errorf(presence.ErrInvalid, "field %s must be a %s", typeErr.Field, typeErr.Type)
+		return presence.Errorf(presence.ErrInvalid, "field %s must be %s", typeErr.Field, jsonKind(typeErr.Type))
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
 		return presence.Errorf(presence.ErrInvalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	}

@@ -7,10 +7,26 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+
+	"presence/session"
 )
 
+// preAuthMessageBytes bounds what a peer may send before its hello was
+// accepted: a hello is a few hundred bytes, and unauthenticated peers must
+// not make the server buffer megabytes each.
+const preAuthMessageBytes = 16 << 10
+
+var _ session.AuthenticatedConn = wsConn{}
+
 // wsConn adapts a WebSocket to the session service's StreamConn.
-type wsConn struct{ c *websocket.Conn }
+type wsConn struct {
+	c *websocket.Conn
+	// max is the message limit once the peer is authenticated.
+	max int64
+}
+
+// Authenticated lifts the pre-authentication message limit.
+func (w wsConn) Authenticated() { w.c.SetReadLimit(w.max) }
 
 func (w wsConn) Read(ctx context.Context) (bool, []byte, error) {
 	typ, data, err := w.c.Read(ctx)
@@ -33,14 +49,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept has answered the failed handshake
 	}
-	c.SetReadLimit(s.cfg.MaxBodyBytes)
+	c.SetReadLimit(min(preAuthMessageBytes, s.cfg.MaxBodyBytes))
 	s.streams.Add(1)
 	defer s.streams.Done()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	stop := context.AfterFunc(s.streamsCtx, cancel)
 	defer stop()
-	if err := s.cfg.Sessions.Stream(ctx, r.PathValue("id"), wsConn{c}); err != nil {
+	if err := s.cfg.Sessions.Stream(ctx, r.PathValue("id"), wsConn{c: c, max: s.cfg.MaxBodyBytes}); err != nil {
 		c.Close(websocket.StatusPolicyViolation, "session ended")
 		return
 	}

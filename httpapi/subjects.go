@@ -82,9 +82,15 @@ func (s *Server) deleteSubject(w http.ResponseWriter, r *http.Request, key *pres
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "deleted": true, "erased": erased})
 }
 
+// sessionRef is the body of enrol and verify: the session to use.
 type sessionRef struct {
 	SessionID string `json:"session_id"`
-	TopK      int    `json:"top_k"`
+}
+
+// identifyRequest adds how many candidates to return (1-50, default 5).
+type identifyRequest struct {
+	SessionID string `json:"session_id"`
+	TopK      *int   `json:"top_k"`
 }
 
 func (s *Server) readSessionRef(r *http.Request) (sessionRef, error) {
@@ -96,6 +102,24 @@ func (s *Server) readSessionRef(r *http.Request) (sessionRef, error) {
 		return req, presence.Errorf(presence.ErrInvalid, "session_id is required")
 	}
 	return req, nil
+}
+
+func (s *Server) readIdentify(r *http.Request) (string, int, error) {
+	var req identifyRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return "", 0, err
+	}
+	if req.SessionID == "" {
+		return "", 0, presence.Errorf(presence.ErrInvalid, "session_id is required")
+	}
+	topK := 5
+	if req.TopK != nil {
+		if *req.TopK < 1 || *req.TopK > 50 {
+			return "", 0, presence.Errorf(presence.ErrInvalid, "top_k must be between 1 and 50")
+		}
+		topK = *req.TopK
+	}
+	return req.SessionID, topK, nil
 }
 
 func (s *Server) enrol(w http.ResponseWriter, r *http.Request, key *presence.APIKey) {
@@ -123,10 +147,10 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, key *presence.AP
 }
 
 func (s *Server) identify(w http.ResponseWriter, r *http.Request, key *presence.APIKey) {
-	req, err := s.readSessionRef(r)
+	sessionID, topK, err := s.readIdentify(r)
 	if err == nil {
 		var v any
-		if v, err = s.cfg.Subjects.Identify(r.Context(), key, req.SessionID, req.TopK); err == nil {
+		if v, err = s.cfg.Subjects.Identify(r.Context(), key, sessionID, topK); err == nil {
 			writeJSON(w, http.StatusOK, v)
 			return
 		}

@@ -30,11 +30,17 @@ func TestSubjectLifecycle(t *testing.T) {
 		t.Fatalf("create: %d %s", r.status, r.raw)
 	}
 	// Enrol two photos of one person, check a third and a stranger.
+	var last string
 	for _, photo := range []string{"fr_deepface_pairs/img20.jpg", "fr_deepface_pairs/img21.jpg"} {
-		r := e.post("/v1/subjects/user-42/enrol", `{"session_id":"`+e.passed(t, photo)+`"}`)
+		last = e.passed(t, photo)
+		r := e.post("/v1/subjects/user-42/enrol", `{"session_id":"`+last+`"}`)
 		if r.status != 201 {
 			t.Fatalf("enrol %s: %d %s", photo, r.status, r.raw)
 		}
+	}
+	// One session is one template: enrolling it again is refused.
+	if r := e.post("/v1/subjects/user-42/enrol", `{"session_id":"`+last+`"}`); r.status != 409 || !strings.Contains(r.raw2(), "already enrolled") {
+		t.Fatalf("the same session enrolled twice: %d %s", r.status, r.raw)
 	}
 	if r := e.get2("/v1/subjects/user-42"); r.body["templates"] != 2.0 {
 		t.Fatalf("after enrolment: %s", r.raw)

@@ -21,6 +21,14 @@ type StreamConn interface {
 	WriteJSON(ctx context.Context, v any) error
 }
 
+// AuthenticatedConn is a connection that is told when the hello's client
+// token was accepted: until then it holds its peer to a small message
+// size, so unauthenticated peers cannot make the server buffer frames.
+type AuthenticatedConn interface {
+	StreamConn
+	Authenticated()
+}
+
 // PacedConn is a connection that plays a recording rather than a live
 // camera (clip evaluation, tests on a virtual clock). It is told when each
 // message it delivered has been handled, and delivers the next only then:
@@ -119,6 +127,9 @@ func (s *Service) Stream(ctx context.Context, id string, conn StreamConn) error 
 	}
 	if err := s.cfg.Store.StartSession(ctx, id, secretHash(hello.Token), s.cfg.Clock.Now()); err != nil {
 		return sendError(ctx, conn, err)
+	}
+	if a, ok := conn.(AuthenticatedConn); ok {
+		a.Authenticated()
 	}
 	st := &stream{svc: s, sess: sess, conn: conn, start: s.cfg.Clock.Now()}
 	if err := st.setUp(); err != nil {

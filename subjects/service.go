@@ -150,6 +150,17 @@ func (s *Service) Enrol(ctx context.Context, key *presence.APIKey, subjectID, se
 	if sess.SubjectID != "" && sess.SubjectID != subjectID {
 		return nil, presence.Errorf(presence.ErrConflict, "session %s belongs to another subject", sessionID)
 	}
+	// One capture is one template: enrolling it again would fill the
+	// subject's slots with copies of one look.
+	existing, err := s.cfg.Store.SubjectTemplates(ctx, subjectID)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range existing {
+		if t.SessionID == sessionID {
+			return nil, presence.Errorf(presence.ErrConflict, "session %s is already enrolled in subject %s", sessionID, subjectID)
+		}
+	}
 	if err := s.index.Sync(ctx); err != nil {
 		return nil, err
 	}
