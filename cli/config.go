@@ -34,6 +34,10 @@ type Config struct {
 
 	// Server settings (`presence serve`, `presence apikey`).
 	Listen string `json:"listen"`
+	// MetricsListen serves Prometheus metrics on a listener of their own
+	// (default loopback only): the counts move with each device's verdict,
+	// so they must not be readable where devices connect. "off" disables.
+	MetricsListen string `json:"metrics_listen"`
 	// DB is a SQLite file path (default) or a postgres:// URL.
 	DB string `json:"db"`
 	// Dev allows a generated template key kept in DataDir; never for
@@ -219,6 +223,7 @@ func DefaultConfig() Config {
 		MaxImagePixels:  vision.DefaultLimits.MaxPixels,
 		Thresholds:      engine.DefaultThresholds(),
 		Listen:          "127.0.0.1:8080",
+		MetricsListen:   "127.0.0.1:9464",
 		DB:              filepath.Join("data", "presence.db"),
 		DataDir:         "data",
 		SessionTTL:      Duration(5 * time.Minute),
@@ -360,6 +365,7 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 	str("PRESENCE_CACHE_DIR", &c.CacheDir)
 	str("PRESENCE_MANIFEST", &c.Manifest)
 	str("PRESENCE_LISTEN", &c.Listen)
+	str("PRESENCE_METRICS_LISTEN", &c.MetricsListen)
 	str("PRESENCE_DB", &c.DB)
 	str("PRESENCE_DATA_DIR", &c.DataDir)
 	str("PRESENCE_LOG_FORMAT", &c.LogFormat)
@@ -430,6 +436,7 @@ func secret(getenv func(string) string, name string, set func(string)) error {
 // bindServerFlags registers the flags of the server commands.
 func (c *Config) bindServerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve on (env PRESENCE_LISTEN)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address of the Prometheus /metrics listener, apart from the API; off to disable (env PRESENCE_METRICS_LISTEN)")
 	fs.StringVar(&c.DB, "db", c.DB, "SQLite file, or postgres://user@host/db to share state between nodes (env PRESENCE_DB)")
 	fs.BoolVar(&c.Dev, "dev", c.Dev, "development mode: generate a template key in the data dir if none is configured (env PRESENCE_DEV)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "folder for the development template key (env PRESENCE_DATA_DIR)")

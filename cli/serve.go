@@ -188,6 +188,22 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Metrics on their own listener: they count verdicts, so a device
+	// that could read them would learn its own.
+	var metricsSrv *http.Server
+	if cfg.MetricsListen != "" && cfg.MetricsListen != "off" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler())
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go metricsSrv.Serve(mln)
+		defer metricsSrv.Close()
+		fmt.Fprintf(stdout, "Metrics:            http://%s/metrics\n", mln.Addr())
+	}
 	fmt.Fprintf(stdout, "Presence listening on %s (store: %s, models: %d, workers: %d)\n", url, store.Dialect(), len(eng.Manifest().Models), eng.Workers())
 	fmt.Fprintf(stdout, "Create an API key:  bin/presence apikey create --name dev --db %s\n", cfg.DB)
 	fmt.Fprintf(stdout, "API description:    %s/v1/openapi.json\n", url)

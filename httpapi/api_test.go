@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -403,7 +404,14 @@ func TestOperations(t *testing.T) {
 	e := newEnv(t, options{})
 	id, token := e.create(`{}`)
 	e.upload(id, token, data(t, "pad_silentface_samples/image_T1.jpg"))
-	m := e.do("GET", "/metrics", "", "", nil)
+	// Verdict counts are not on the API's listener: a device could read
+	// its own verdict there (hardening issue, finding 1).
+	if r := e.do("GET", "/metrics", "", "", nil); r.status != 404 {
+		t.Errorf("metrics on the public listener: %d", r.status)
+	}
+	rec := httptest.NewRecorder()
+	e.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	m := response{status: rec.Code, raw: rec.Body.Bytes()}
 	for _, want := range []string{
 		`presence_decisions_total{decision="realface",mode="passive"} 1`,
 		`presence_sessions_created_total{mode="passive"} 1`,

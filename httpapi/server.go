@@ -90,9 +90,6 @@ func New(cfg Config) *Server {
 	// HEAD too: load balancers and uptime checks use it.
 	s.route("/healthz", map[string]http.HandlerFunc{http.MethodGet: s.healthz, http.MethodHead: s.healthz})
 	s.route("/readyz", map[string]http.HandlerFunc{http.MethodGet: s.readyz, http.MethodHead: s.readyz})
-	if cfg.Metrics != nil {
-		s.route("/metrics", map[string]http.HandlerFunc{http.MethodGet: cfg.Metrics.Handler().ServeHTTP})
-	}
 	for pattern, h := range cfg.Extra {
 		s.mux.Handle(pattern, h)
 	}
@@ -149,7 +146,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.observe(route, r.Method, rec.status, d)
 	}
-	if route != "/metrics" && route != "/healthz" && route != "/readyz" {
+	if route != "/healthz" && route != "/readyz" {
 		s.cfg.Log.Info("request", "id", id, "method", r.Method, "route", route, "status", rec.status, "ms", d.Milliseconds())
 	}
 }

@@ -26,18 +26,19 @@ import (
 
 // node is a running `presence serve` process.
 type node struct {
-	cmd    *exec.Cmd
-	url    string
-	stderr *bytes.Buffer
-	exited chan struct{} // closed when the process ended; err is then set
-	err    error
+	cmd     *exec.Cmd
+	url     string
+	metrics string // the metrics listener's URL
+	stderr  *bytes.Buffer
+	exited  chan struct{} // closed when the process ended; err is then set
+	err     error
 }
 
 // startNode runs the real binary on a free port and waits until it is
 // ready.
 func startNode(t *testing.T, env []string, args ...string) *node {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(append(os.Environ(), "PRESENCE_CACHE_DIR="+presencetest.CacheDir()), env...)
 	stdout, _ := cmd.StdoutPipe()
 	n := &node{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
@@ -47,6 +48,9 @@ func startNode(t *testing.T, env []string, args ...string) *node {
 	}
 	lines := bufio.NewScanner(stdout)
 	for lines.Scan() {
+		if rest, ok := strings.CutPrefix(lines.Text(), "Metrics:"); ok {
+			n.metrics = strings.TrimSuffix(strings.TrimSpace(rest), "/metrics")
+		}
 		if rest, ok := strings.CutPrefix(lines.Text(), "Presence listening on "); ok {
 			n.url = strings.Fields(rest)[0]
 			break
@@ -194,7 +198,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	}()
 	// Wait until the engine is busy with the frames, then stop.
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(metrics(t, n.url), `presence_http_requests_total{code="201"`) || busy(t, n.url) == 0 {
+	for !strings.Contains(metrics(t, n.metrics), `presence_http_requests_total{code="201"`) || busy(t, n.metrics) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the analysis never started")
 		}
@@ -249,6 +253,14 @@ func TestServeWithTheApp(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"--dev", "--data-dir", dir, "--db", filepath.Join(dir, "p.db")}
 	a := startNode(t, nil, args...)
+	// Metrics are on their own listener, not where devices connect.
+	for url, want := range map[string]int{a.url + "/metrics": 404, a.metrics + "/metrics": 200} {
+		if res, err := http.Get(url); err != nil || res.StatusCode != want {
+			t.Fatalf("GET %s: %v %v, want %d", url, res, err, want)
+		} else {
+			res.Body.Close()
+		}
+	}
 	res, err := http.Get(a.url + "/app/login")
 	if err != nil {
 		t.Fatal(err)

@@ -47,6 +47,9 @@ type Env struct {
 	Sessions *session.Service
 	Subjects *subjects.Service
 	Sealer   *seal.Sealer
+	// Metrics are served on a listener of their own in production; tests
+	// read them from here.
+	Metrics *httpapi.Metrics
 }
 
 // New starts a server; it stops with the test.
@@ -86,5 +89,5 @@ func New(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{URL: srv.URL, Key: text, Store: store, Clock: clk, Server: api, Sessions: sessions, Subjects: subs, Sealer: sealer}
+	return &Env{URL: srv.URL, Key: text, Store: store, Clock: clk, Server: api, Sessions: sessions, Subjects: subs, Sealer: sealer, Metrics: metrics}
 }
