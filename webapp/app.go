@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"presence/webapp/account"
@@ -56,8 +57,11 @@ type Config struct {
 	// (registrations, face-only logins and unknown usernames count there).
 	MaxFailures       int
 	MaxClientFailures int
-	FailureWindow     time.Duration
-	Lockout           time.Duration
+	// MaxStartsPerMinute bounds the checks one address may start a
+	// minute, so no one address can spend the app's API quota.
+	MaxStartsPerMinute int
+	FailureWindow      time.Duration
+	Lockout            time.Duration
 	// TrustProxy takes the client address from X-Forwarded-For (set it
 	// only behind a proxy that overwrites that header).
 	TrustProxy bool
@@ -88,6 +92,9 @@ func (c *Config) defaults() {
 	if c.MaxClientFailures <= 0 {
 		c.MaxClientFailures = 20
 	}
+	if c.MaxStartsPerMinute <= 0 {
+		c.MaxStartsPerMinute = 30
+	}
 	if c.FailureWindow <= 0 {
 		c.FailureWindow = 15 * time.Minute
 	}
@@ -113,7 +120,11 @@ var _ presenceAPI = (*client)(nil)
 
 // App serves the face-login app under /app/.
 type App struct {
-	cfg     Config
+	cfg Config
+	// judging serialises the judging of one username's (or address's)
+	// attempts on this node, so a lockout reached by one attempt stops the
+	// attempts finished after it.
+	judging [64]sync.Mutex
 	api     presenceAPI
 	pages   map[string]*template.Template
 	mux     *http.ServeMux

@@ -3,6 +3,7 @@ package webapp
 import (
 	"context"
 	"encoding/json"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"regexp"
@@ -97,6 +98,15 @@ func (a *App) start(w http.ResponseWriter, r *http.Request) {
 	att := &account.Attempt{ID: newID("att_"), Kind: kind, Username: username, Client: client, Browser: hashToken(a.csrfToken(w, r)),
 		Device: deviceHint(r.UserAgent()), CreatedAt: now, ExpiresAt: now.Add(a.cfg.CheckTTL)}
 
+	// One address may start only so many checks a minute: each costs a
+	// call on the app's API quota.
+	if n, err := a.cfg.Store.AttemptsSince(ctx, client, now.Add(-time.Minute)); err != nil {
+		a.internal(w, "rate check", err)
+		return
+	} else if n >= a.cfg.MaxStartsPerMinute {
+		fail(w, http.StatusTooManyRequests, lockedScreen(now.Truncate(time.Second).Add(time.Minute)))
+		return
+	}
 	until, err := a.lockedUntil(ctx, "", client, a.cfg.MaxClientFailures)
 	if err == nil && until.IsZero() && kind == account.KindLogin {
 		until, err = a.lockedUntil(ctx, username, "", a.cfg.MaxFailures)
@@ -114,6 +124,13 @@ func (a *App) start(w http.ResponseWriter, r *http.Request) {
 	switch kind {
 	case account.KindRegister:
 		if _, err := a.cfg.Store.UserByName(ctx, username); err == nil {
+			// Counted against the address like an unknown username at
+			// login: probing for taken names costs as much as guessing.
+			att.Outcome, att.Reason, att.FinishedAt = account.OutcomeFailure, "username_taken", &now
+			if err := a.cfg.Store.CreateAttempt(ctx, att); err != nil {
+				a.internal(w, "recording an attempt", err)
+				return
+			}
 			fail(w, http.StatusConflict, screenFor("username_taken"))
 			return
 		} else if presence.ErrorCodeOf(err) != presence.ErrNotFound {
@@ -175,6 +192,33 @@ func (a *App) finish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	// The lockout is checked again where the face is judged, one attempt
+	// of a name at a time: attempts started together before the limit
+	// was reached must not all be judged.
+	key := att.Username
+	if key == "" {
+		key = att.Client
+	}
+	mu := &a.judging[fnv32(key)%uint32(len(a.judging))]
+	mu.Lock()
+	defer mu.Unlock()
+	until, err := a.lockedUntil(ctx, "", att.Client, a.cfg.MaxClientFailures)
+	if err == nil && until.IsZero() && att.Kind == account.KindLogin {
+		until, err = a.lockedUntil(ctx, att.Username, "", a.cfg.MaxFailures)
+	}
+	if err != nil {
+		a.internal(w, "lockout check", err)
+		return
+	}
+	if !until.IsZero() {
+		a.forgetSession(ctx, att.SessionID)
+		if err := a.cfg.Store.FinishAttempt(ctx, att.ID, att.UserID, account.OutcomeFailure, "locked", a.cfg.Now()); err != nil && presence.ErrorCodeOf(err) != presence.ErrConflict {
+			a.internal(w, "recording an attempt", err)
+			return
+		}
+		fail(w, http.StatusTooManyRequests, lockedScreen(until))
+		return
+	}
 	v, err := a.api.session(ctx, att.SessionID)
 	if err != nil {
 		a.internal(w, "reading a verdict", err)
@@ -358,6 +402,12 @@ func (a *App) abandon(w http.ResponseWriter, r *http.Request) {
 func (a *App) internal(w http.ResponseWriter, what string, err error) {
 	a.cfg.Log.Error("face-login app: "+what+" failed", "err", err)
 	fail(w, http.StatusInternalServerError, screenFor("error"))
+}
+
+func fnv32(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
 }
 
 func sameBytes(x, y []byte) bool { return len(x) == len(y) && string(x) == string(y) }

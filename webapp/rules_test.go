@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -225,5 +226,101 @@ func TestScreensSayTheRightThing(t *testing.T) {
 		if r.OK || screenCode(r) != c.want || (c.want != "spoof" && strings.Contains(r.Screen.Title+r.Screen.Message, "poof")) {
 			t.Errorf("%s %v: screen %q (%+v), want %s", c.decision, c.reasons, screenCode(r), r.Screen, c.want)
 		}
+	}
+}
+
+// TestLockoutsHold: the hardening issue's lockout findings. Attempts
+// started together are judged one at a time against the lockout; a
+// success does not clear an address's failures; probing for taken
+// usernames counts like guessing them; one address cannot start checks
+// without limit.
+func TestLockoutsHold(t *testing.T) {
+	e := newRulesEnv(t)
+	e.presence.verdict = live(true)
+	if r := newBrowser(t, e.url).attempt("register", "alice"); !r.OK {
+		t.Fatalf("register: %+v", r.Screen)
+	}
+	e.clock.Advance(time.Minute)
+
+	// Fifteen logins started at once, all with another person's face:
+	// only as many as the limit (2) are judged.
+	e.presence.verdict = live(false)
+	var judged atomic.Int32
+	inner := e.presence.api.Session
+	e.presence.api.Session = func(ctx context.Context, id string) (*webapp.Verdict, error) {
+		judged.Add(1)
+		return inner(ctx, id)
+	}
+	type started struct {
+		b *browser
+		r apiResult
+	}
+	var all []started
+	for range 15 {
+		b := newBrowser(t, e.url)
+		all = append(all, started{b, b.api("/app/api/start", map[string]string{"kind": "login", "username": "alice"})})
+	}
+	var wg sync.WaitGroup
+	results := make([]apiResult, len(all))
+	for i, s := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = s.b.api("/app/api/attempts/"+s.r.Attempt+"/finish", nil)
+		}()
+	}
+	wg.Wait()
+	locked := 0
+	for _, r := range results {
+		if screenCode(r) == "locked" {
+			locked++
+		}
+	}
+	if n := judged.Load(); n != 2 || locked != 13 {
+		t.Fatalf("%d attempts judged, %d refused as locked; want 2 and 13", n, locked)
+	}
+	e.presence.api.Session = inner
+
+	// A success elsewhere does not clear the address's count.
+	e.clock.Advance(16 * time.Minute)
+	guesser := newBrowser(t, e.url)
+	for i := range 19 {
+		if r := guesser.api("/app/api/start", map[string]string{"kind": "login", "username": "nobody" + string(rune('a'+i))}); screenCode(r) != "unknown_user" {
+			t.Fatalf("guess %d: %s", i, screenCode(r))
+		}
+	}
+	e.presence.verdict = live(true)
+	e.clock.Advance(time.Minute)
+	if r := guesser.attempt("register", "guesser"); !r.OK {
+		t.Fatalf("the guesser's own account: %+v", r.Screen)
+	}
+	if r := guesser.api("/app/api/start", map[string]string{"kind": "login", "username": "nobodyz"}); screenCode(r) != "unknown_user" {
+		t.Fatalf("20th failure: %s", screenCode(r))
+	}
+	if r := guesser.api("/app/api/start", map[string]string{"kind": "login", "username": "alice"}); screenCode(r) != "locked" {
+		t.Fatalf("after 20 failures and a success, the address is not locked: %s", screenCode(r))
+	}
+
+	// Taken usernames cost a failure each, like unknown ones.
+	e.clock.Advance(16 * time.Minute)
+	prober := newBrowser(t, e.url)
+	for i := range 20 {
+		if r := prober.api("/app/api/start", map[string]string{"kind": "register", "username": "alice"}); screenCode(r) != "username_taken" {
+			t.Fatalf("probe %d: %s", i, screenCode(r))
+		}
+	}
+	if r := prober.api("/app/api/start", map[string]string{"kind": "register", "username": "alice"}); screenCode(r) != "locked" {
+		t.Fatalf("21st probe of a taken name: %s", screenCode(r))
+	}
+
+	// Starts are limited per address and minute.
+	e.clock.Advance(16 * time.Minute)
+	starter := newBrowser(t, e.url)
+	var last apiResult
+	for range 31 {
+		last = starter.api("/app/api/start", map[string]string{"kind": "face_login"})
+	}
+	if last.status != 429 || screenCode(last) != "locked" {
+		t.Fatalf("31st start in a minute: %d %s", last.status, screenCode(last))
 	}
 }

@@ -82,8 +82,12 @@ type Store interface {
 	FinishAttempt(ctx context.Context, id, userID, outcome, reason string, at time.Time) error
 	// RecentFailures returns the times of the latest failures (newest
 	// first, at most limit) of a username, or of a client when username is
-	// "", since the given time and since that key's last success.
+	// "", since the given time.
+	// A user's success clears the user's count; nothing clears a
+	// client's.
 	RecentFailures(ctx context.Context, username, client string, since time.Time, limit int) ([]time.Time, error)
+	// AttemptsSince counts the attempts a client started since a time.
+	AttemptsSince(ctx context.Context, client string, since time.Time) (int, error)
 	// History returns a user's finished attempts, newest first.
 	History(ctx context.Context, userID string, limit int) ([]Attempt, error)
 	// PurgeAttempts deletes attempts started before a time, and expired

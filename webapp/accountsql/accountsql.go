@@ -138,6 +138,13 @@ func (s *DB) DeleteUser(ctx context.Context, id string) ([]string, error) {
 	return sessions, err
 }
 
+// AttemptsSince counts the attempts an address started since a time.
+func (s *DB) AttemptsSince(ctx context.Context, client string, since time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM attempts WHERE client = ? AND created_at >= ?`), client, millis(since)).Scan(&n)
+	return n, translate(err, "attempts")
+}
+
 // CreateAttempt stores a started attempt.
 func (s *DB) CreateAttempt(ctx context.Context, a *account.Attempt) error {
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO attempts
@@ -188,14 +195,22 @@ func (s *DB) FinishAttempt(ctx context.Context, id, userID, outcome, reason stri
 // RecentFailures lists failure times of a username (or a client) since a
 // time and since its last success, newest first.
 func (s *DB) RecentFailures(ctx context.Context, username, client string, since time.Time, limit int) ([]time.Time, error) {
-	column, value := "username", username
-	if username == "" {
-		column, value = "client", client
+	var rows *sql.Rows
+	var err error
+	if username != "" {
+		// A user's own success clears their count: they proved who they
+		// are.
+		rows, err = s.db.QueryContext(ctx, s.q(`SELECT finished_at FROM attempts
+			WHERE username = ? AND outcome = 'failure' AND finished_at > ?
+			AND finished_at > COALESCE((SELECT MAX(finished_at) FROM attempts WHERE username = ? AND outcome = 'success'), 0)
+			ORDER BY finished_at DESC LIMIT ?`), username, millis(since), username, limit)
+	} else {
+		// An address's count is not cleared by a success: one account of
+		// the guesser's own would otherwise reset their guessing.
+		rows, err = s.db.QueryContext(ctx, s.q(`SELECT finished_at FROM attempts
+			WHERE client = ? AND outcome = 'failure' AND finished_at > ?
+			ORDER BY finished_at DESC LIMIT ?`), client, millis(since), limit)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT finished_at FROM attempts
-		WHERE `+column+` = ? AND outcome = 'failure' AND finished_at > ?
-		AND finished_at > COALESCE((SELECT MAX(finished_at) FROM attempts WHERE `+column+` = ? AND outcome = 'success'), 0)
-		ORDER BY finished_at DESC LIMIT ?`), value, millis(since), value, limit)
 	if err != nil {
 		return nil, translate(err, "attempts")
 	}
