@@ -254,7 +254,9 @@ func (s *Service) Verify(ctx context.Context, key *presence.APIKey, subjectID, s
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, presence.AuditVerified, key, sessionID, subjectID, m)
+	if err := s.audit(ctx, presence.AuditVerified, key, sessionID, subjectID, m); err != nil {
+		return nil, err
+	}
 	return &Verification{SubjectID: subjectID, SessionID: sess.ID, Decision: sess.Verdict.Decision, Match: *m}, nil
 }
 
@@ -284,7 +286,19 @@ func (s *Service) Identify(ctx context.Context, key *presence.APIKey, sessionID 
 		return nil, err
 	}
 	out := &Identification{SessionID: sessionID, Threshold: s.cfg.Match, Candidates: []Match1N{}}
-	for _, c := range s.index.Search(probe, topK, "") {
+	// Every candidate is checked against the store: an index can lag
+	// behind an erasure committed on another node, and an erased person
+	// must never be named.
+	for _, c := range s.index.Search(probe, topK+5, "") {
+		if len(out.Candidates) == topK {
+			break
+		}
+		if _, err := s.cfg.Store.Subject(ctx, c.SubjectID); presence.ErrorCodeOf(err) == presence.ErrNotFound {
+			s.cfg.Log.Warn("identify: the index named a subject the store no longer has", "subject", c.SubjectID)
+			continue
+		} else if err != nil {
+			return nil, err
+		}
 		out.Candidates = append(out.Candidates, Match1N{Candidate: c, Match: c.Similarity >= s.cfg.Match})
 	}
 	var best *presence.Match
@@ -292,7 +306,9 @@ func (s *Service) Identify(ctx context.Context, key *presence.APIKey, sessionID 
 		c := out.Candidates[0]
 		best = &presence.Match{Similarity: c.Similarity, Threshold: s.cfg.Match, Match: c.Match}
 	}
-	s.audit(ctx, presence.AuditIdentified, key, sessionID, "", best)
+	if err := s.audit(ctx, presence.AuditIdentified, key, sessionID, "", best); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -306,10 +322,14 @@ func (s *Service) Delete(ctx context.Context, key *presence.APIKey, id string) (
 	})
 }
 
-func (s *Service) audit(ctx context.Context, action string, key *presence.APIKey, sessionID, subjectID string, m *presence.Match) {
+// audit records a decision; a decision whose record cannot be written is
+// not answered, as verdicts and enrolments write theirs in the same
+// transaction.
+func (s *Service) audit(ctx context.Context, action string, key *presence.APIKey, sessionID, subjectID string, m *presence.Match) error {
 	detail, _ := json.Marshal(map[string]any{"match": m})
 	rec := presence.AuditRecord{At: s.cfg.Now(), Action: action, APIKeyID: key.ID, SessionID: sessionID, SubjectID: subjectID, Detail: detail}
 	if err := s.cfg.Store.AppendAudit(ctx, rec); err != nil {
-		s.cfg.Log.Error("audit record lost", "action", action, "err", err)
+		return presence.WrapError(presence.ErrInternal, err, "the audit record could not be written; the %s is not answered", action)
 	}
+	return nil
 }
