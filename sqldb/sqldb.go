@@ -71,15 +71,17 @@ func Open(ctx context.Context, dsn string, o Options) (*sql.DB, Dialect, error) 
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	default:
 		if dsn != ":memory:" {
-			if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
+			if err := privateFile(dsn); err != nil {
 				return nil, d, err
 			}
 		}
 		// WAL lets readers run beside the writer; immediate transactions
 		// take the write lock up front so two writers wait (busy_timeout)
-		// instead of failing on a lock upgrade.
+		// instead of failing on a lock upgrade. secure_delete overwrites
+		// deleted content, so an erased face is not left readable in free
+		// pages of the file.
 		var err error
-		db, err = sql.Open("sqlite", "file:"+dsn+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+		db, err = sql.Open("sqlite", "file:"+dsn+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)&_txlock=immediate")
 		if err != nil {
 			return nil, d, err
 		}
@@ -96,6 +98,24 @@ func Open(ctx context.Context, dsn string, o Options) (*sql.DB, Dialect, error) 
 		}
 	}
 	return db, d, nil
+}
+
+// privateFile makes sure a SQLite file and its folder are readable by the
+// service's user alone (0600, 0700): they hold face templates and images.
+// SQLite gives its -wal and -shm files the database file's mode.
+func privateFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		return os.Chmod(path, 0o600)
+	}
+	return nil
 }
 
 // Rebind adapts a query written with ? placeholders to the dialect.
