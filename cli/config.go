@@ -256,7 +256,7 @@ func defaultCacheDir() string {
 
 // Limits are the image limits of the configuration.
 func (c Config) Limits() vision.Limits {
-	return vision.Limits{MaxBytes: c.MaxImageBytes, MaxPixels: c.MaxImagePixels}
+	return vision.Limits{MaxBytes: c.MaxImageBytes, MaxPixels: c.MaxImagePixels, MaxDecodedBytes: vision.DefaultLimits.MaxDecodedBytes}
 }
 
 // LoadManifest returns the configured manifest or the built-in one.

@@ -71,6 +71,12 @@ type Config struct {
 	// MaxFrames is the most frames a passive check may send.
 	MaxFrames int
 	Limits    vision.Limits
+	// RequestDecodeBytes bounds the decoded pixels of all the frames of
+	// one upload together (they are held until the verdict); Decodes
+	// bounds how many images are decoded at once across all requests, so
+	// memory stays bounded however many uploads arrive (default 2).
+	RequestDecodeBytes int64
+	Decodes            int
 	// SameFace is the lowest similarity between frames of one person.
 	SameFace float64
 	// Policy is what active sessions may ask (and how long streamed
@@ -87,6 +93,8 @@ type Config struct {
 // Service runs sessions.
 type Service struct {
 	cfg Config
+	// decodeSlots holds one token per decode running.
+	decodeSlots chan struct{}
 }
 
 // New returns a Service with defaults filled in.
@@ -121,7 +129,26 @@ func New(cfg Config) *Service {
 	if cfg.PassiveWindow == (liveness.PassiveWindow{}) {
 		cfg.PassiveWindow = liveness.DefaultPassiveWindow()
 	}
-	return &Service{cfg: cfg}
+	if cfg.RequestDecodeBytes == 0 {
+		cfg.RequestDecodeBytes = 256 << 20
+	}
+	if cfg.Decodes <= 0 {
+		cfg.Decodes = 2
+	}
+	return &Service{cfg: cfg, decodeSlots: make(chan struct{}, cfg.Decodes)}
+}
+
+// decode decodes one image in a decode slot, waiting for one at most as
+// long as ctx allows.
+func (s *Service) decode(ctx context.Context, data []byte) (*presence.Image, error) {
+	select {
+	case s.decodeSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, presence.WrapError(presence.ErrUnavailable, ctx.Err(), "the server is busy decoding; try again")
+	}
+	defer func() { <-s.decodeSlots }()
+	img, _, err := vision.Decode(data, s.cfg.Limits)
+	return img, err
 }
 
 // Now is the service clock.
@@ -297,7 +324,7 @@ func (s *Service) Create(ctx context.Context, key *presence.APIKey, req CreateRe
 // referenceTemplate finds the (largest) face of a reference photo, e.g. an
 // ID-card portrait, and returns its template.
 func (s *Service) referenceTemplate(ctx context.Context, data []byte) (presence.Embedding, error) {
-	img, _, err := vision.Decode(data, s.cfg.Limits)
+	img, err := s.decode(ctx, data)
 	if err != nil {
 		return nil, presence.WrapError(presence.ErrorCodeOf(err), err, "reference image: %s", presence.ErrorMessage(err))
 	}
@@ -397,11 +424,24 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 	if len(frames) > s.cfg.MaxFrames {
 		return nil, presence.Errorf(presence.ErrTooManyFrames, "at most %d frames per session, got %d", s.cfg.MaxFrames, len(frames))
 	}
+	// The frames' headers say what decoding them all will take, before
+	// any is decoded: they are held together until the verdict.
+	var need int64
+	for i, f := range frames {
+		format, cfg, err := vision.DecodeConfig(f.Data, s.cfg.Limits)
+		if err != nil {
+			return nil, presence.WrapError(presence.ErrorCodeOf(err), err, "frame %d: %s", i+1, presence.ErrorMessage(err))
+		}
+		need += vision.DecodedBytes(format, cfg)
+	}
+	if need > s.cfg.RequestDecodeBytes {
+		return nil, presence.Errorf(presence.ErrImageTooLarge, "the frames would take %d MB to decode together, limit %d MB; send fewer or smaller frames", need>>20, s.cfg.RequestDecodeBytes>>20)
+	}
 	images := make([]*presence.Image, len(frames))
 	decode := make([]float64, len(frames))
 	for i, f := range frames {
 		start := time.Now()
-		img, _, err := vision.Decode(f.Data, s.cfg.Limits)
+		img, err := s.decode(ctx, f.Data)
 		if err != nil {
 			return nil, presence.WrapError(presence.ErrorCodeOf(err), err, "frame %d: %s", i+1, presence.ErrorMessage(err))
 		}

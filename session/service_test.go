@@ -1,9 +1,13 @@
 package session_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +122,49 @@ func TestSweepAppliesRetention(t *testing.T) {
 	}
 	if _, err := store.Session(ctx, c.Session.ID); presence.ErrorCodeOf(err) != presence.ErrNotFound {
 		t.Fatal("session outlived the retention")
+	}
+}
+
+// pngHeader is a PNG header claiming width x height RGBA pixels with no
+// real pixel data.
+func pngHeader(width, height uint32) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		binary.Write(&b, binary.BigEndian, uint32(len(data)))
+		b.WriteString(typ)
+		b.Write(data)
+		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
+	}
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr, width)
+	binary.BigEndian.PutUint32(ihdr[4:], height)
+	ihdr[8], ihdr[9] = 8, 6
+	chunk("IHDR", ihdr)
+	chunk("IEND", nil)
+	return b.Bytes()
+}
+
+// TestUploadDecodeBudget: five frames that would take 315 MB to decode
+// together are refused from their headers before any is decoded, and the
+// session's token stays valid (a 1.9 MB request of such frames reached
+// 2.1 GB).
+func TestUploadDecodeBudget(t *testing.T) {
+	svc, store := newService(t, clock.NewVirtual(time.Now()), nil)
+	ctx := context.Background()
+	c, err := svc.Create(ctx, &presence.APIKey{ID: "k"}, session.CreateRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames []session.Frame
+	for range 5 {
+		frames = append(frames, session.Frame{Data: pngHeader(3000, 3000)}) // 63 MB each
+	}
+	_, err = svc.SubmitFrames(ctx, c.Session.ID, c.ClientToken, frames)
+	if presence.ErrorCodeOf(err) != presence.ErrImageTooLarge || !strings.Contains(presence.ErrorMessage(err), "together") {
+		t.Fatalf("five large frames: %v", err)
+	}
+	if s, _ := store.Session(ctx, c.Session.ID); s.TokenUsedAt != nil || s.Status != presence.StatusCreated {
+		t.Fatalf("a refused upload changed the session: %+v", s)
 	}
 }

@@ -287,7 +287,7 @@ func (st *stream) frame(ctx context.Context, msg incoming) ([]liveness.Event, er
 		return nil, err
 	}
 	decodeStart := time.Now()
-	img, _, err := vision.Decode(data, cfg.Limits)
+	img, err := st.svc.decode(ctx, data)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"image/png"
 	"io"
@@ -18,16 +19,46 @@ import (
 	"presence"
 )
 
-// Limits bound what Decode accepts. Both are checked before the full image
-// is allocated: bytes first, then the pixel count read from the header.
+// Limits bound what Decode accepts. All are checked before the full image
+// is allocated: bytes first, then the pixel count and the memory decoding
+// will take, read from the header.
 type Limits struct {
 	MaxBytes  int64
 	MaxPixels int64
+	// MaxDecodedBytes bounds the memory one decode takes (the decoder's
+	// pixels and the RGB copy made of anything but YCbCr): a 16-bit PNG
+	// takes 8 bytes a pixel before its copy, a JPEG about 1.5. Zero: no
+	// bound beyond MaxPixels.
+	MaxDecodedBytes int64
 }
 
-// DefaultLimits accept a 50 MP photo of up to 25 MB: every phone camera
-// today, while a decompression bomb is refused before it costs memory.
-var DefaultLimits = Limits{MaxBytes: 25 << 20, MaxPixels: 50_000_000}
+// DefaultLimits accept a 50 MP JPEG photo of up to 25 MB (every phone
+// camera today) and 256 MiB of decoded pixels, while a decompression bomb,
+// or a small 16-bit PNG of many pixels, is refused before it costs memory.
+var DefaultLimits = Limits{MaxBytes: 25 << 20, MaxPixels: 50_000_000, MaxDecodedBytes: 256 << 20}
+
+// DecodedBytes estimates the memory decoding an image of this header
+// takes: the decoder's own pixels, plus the packed RGB copy every format
+// but YCbCr JPEG and WebP gets.
+func DecodedBytes(format Format, cfg image.Config) int64 {
+	px := int64(cfg.Width) * int64(cfg.Height)
+	var perPixel int64
+	switch cfg.ColorModel {
+	case color.YCbCrModel:
+		return px * 3 // at most 4:4:4; no RGB copy
+	case color.NYCbCrAModel:
+		return px * 4
+	case color.GrayModel, color.AlphaModel:
+		perPixel = 1
+	case color.Gray16Model, color.Alpha16Model:
+		perPixel = 2
+	case color.RGBA64Model, color.NRGBA64Model:
+		perPixel = 8
+	default:
+		perPixel = 4 // RGBA, NRGBA, CMYK, paletted (at most)
+	}
+	return px*perPixel + px*3
+}
 
 // Format is an image container recognised by its first bytes.
 type Format string
@@ -97,6 +128,11 @@ func DecodeConfig(data []byte, lim Limits) (Format, image.Config, error) {
 	if lim.MaxPixels > 0 && int64(cfg.Width)*int64(cfg.Height) > lim.MaxPixels {
 		return format, cfg, presence.Errorf(presence.ErrImageTooLarge,
 			"image too large: %dx%d pixels, limit %d", cfg.Width, cfg.Height, lim.MaxPixels)
+	}
+	if need := DecodedBytes(format, cfg); lim.MaxDecodedBytes > 0 && need > lim.MaxDecodedBytes {
+		return format, cfg, presence.Errorf(presence.ErrImageTooLarge,
+			"image too large to decode: %dx%d pixels would take %d MB, limit %d MB; send a smaller or 8-bit image",
+			cfg.Width, cfg.Height, need>>20, lim.MaxDecodedBytes>>20)
 	}
 	return format, cfg, nil
 }
