@@ -65,6 +65,7 @@ fuzz: build
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 15s .
 	$(GO) test -run '^$$' -fuzz FuzzReadLabels -fuzztime 15s ./eval
 	$(GO) test -run '^$$' -fuzz FuzzReadPairs -fuzztime 15s ./eval
+	$(GO) test -run '^$$' -fuzz FuzzReadColumn -fuzztime 15s ./eval
 	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 15s ./seal
 	$(GO) test -run '^$$' -fuzz FuzzParseFrame -fuzztime 15s ./session
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCreateRequest -fuzztime 15s ./httpapi

@@ -138,3 +138,38 @@ func FuzzReadPairs(f *testing.F) {
 		}
 	})
 }
+
+func FuzzReadColumn(f *testing.F) {
+	f.Add("path,identity\na/1.png,a\nb/2.png,b\n", "identity")
+	f.Add("path,label,pos_light_code\nx.jpg,live,05\n", "POS_LIGHT_CODE")
+	f.Add("path\n\"x\ny\"\n", "path")
+	f.Fuzz(func(t *testing.T, content, col string) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "labels.csv"), []byte(content), 0o644)
+		values, err := ReadColumn(dir, col)
+		if err != nil && values != nil {
+			t.Fatal("values beside an error")
+		}
+		if err != nil {
+			var le *LineError
+			if !errors.As(err, &le) {
+				t.Fatalf("error of an unexpected kind: %v", err)
+			}
+		}
+	})
+}
+
+func TestReadColumn(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "labels.csv"), []byte("path,identity\na/1.png,alice\nb/2.png,bob\n"), 0o644)
+	got, err := ReadColumn(dir, "Identity")
+	if err != nil || got["a/1.png"] != "alice" || got["b/2.png"] != "bob" || len(got) != 2 {
+		t.Fatalf("%v %v", got, err)
+	}
+	if _, err := ReadColumn(dir, "light"); err == nil || !strings.Contains(err.Error(), "no path or no light column") {
+		t.Fatalf("missing column: %v", err)
+	}
+	if _, err := ReadColumn(t.TempDir(), "identity"); err == nil {
+		t.Fatal("missing labels.csv accepted")
+	}
+}
