@@ -58,6 +58,10 @@ func DefaultGuardRule() GuardRule {
 	return GuardRule{ClockSlack: time.Second, MaxGap: 5 * time.Second, FrozenFrames: 10, FrozenSpan: time.Second, LoopDistance: 1, LoopAge: 2 * time.Second, LoopMoved: 6, LoopFrames: 3}
 }
 
+// firstFrameGrace is how long after the first frame the timing baseline
+// may move once to a frame that arrived sooner after its capture.
+const firstFrameGrace = 3 * time.Second
+
 // StreamGuard checks that a stream is bound to its session and is a live
 // capture, not a replay: nonce, order, plausible timestamps, no frozen or
 // looping frames.
@@ -68,6 +72,7 @@ type StreamGuard struct {
 
 	firstCapture float64
 	firstAt      time.Duration
+	rebased      bool
 	lastSeq      int
 	lastCapture  float64
 
@@ -108,7 +113,15 @@ func (g *StreamGuard) Check(f FrameMeta) presence.ReasonCode {
 		}
 		captured := time.Duration((f.CaptureMS - g.firstCapture) * float64(time.Millisecond))
 		if captured > f.At-g.firstAt+g.rule.ClockSlack {
-			return presence.ReasonTimingAnomaly
+			// The first frame can arrive late (a camera or a connection
+			// warming up) and the next ones in a burst; the baseline moves
+			// to the first on-time frame, once, early in the stream. A
+			// stream faster than real time keeps running ahead and is
+			// caught at its next step.
+			if g.rebased || f.At-g.firstAt > firstFrameGrace {
+				return presence.ReasonTimingAnomaly
+			}
+			g.rebased, g.firstCapture, g.firstAt = true, f.CaptureMS, f.At
 		}
 	}
 	g.lastSeq, g.lastCapture = f.Seq, f.CaptureMS

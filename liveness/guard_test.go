@@ -132,3 +132,31 @@ func TestGuardAcceptsAPersonReturningToAPose(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardForgivesALateFirstFrame: the first frame arrives 1.5 s late
+// (a connection warming up), the rest in time: no timing anomaly. A stream
+// that keeps running ahead of real time is still refused.
+func TestGuardForgivesALateFirstFrame(t *testing.T) {
+	g := liveness.NewStreamGuard("n1", liveness.DefaultGuardRule())
+	for i := 0; i < 60; i++ {
+		at := time.Duration(i)*100*time.Millisecond + 1500*time.Millisecond
+		if i > 0 {
+			at = time.Duration(i)*100*time.Millisecond + 100*time.Millisecond
+			if at < 1600*time.Millisecond {
+				at = 1600*time.Millisecond + time.Duration(i)*time.Millisecond // the burst behind it
+			}
+		}
+		if r := g.Check(meta(i+1, float64(i)*100, at, string(rune(i)), distinct(i+1))); r != "" {
+			t.Fatalf("frame %d at %v refused: %s", i, at, r)
+		}
+	}
+	fast := liveness.NewStreamGuard("n1", liveness.DefaultGuardRule())
+	var r presence.ReasonCode
+	for i := 0; i < 100 && r == ""; i++ {
+		// Injected at 3x real time, from the first frame on.
+		r = fast.Check(meta(i+1, float64(i)*100, time.Duration(i)*33*time.Millisecond, string(rune(i)), distinct(i+1)))
+	}
+	if r != presence.ReasonTimingAnomaly {
+		t.Fatalf("a stream at 3x real time: %q", r)
+	}
+}
