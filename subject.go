@@ -66,6 +66,10 @@ type SubjectStore interface {
 	// DeleteSubject erases the subject, its templates, and the sessions
 	// that named it (with their images and templates), and appends rec.
 	DeleteSubject(ctx context.Context, id string, rec AuditRecord) (Erased, error)
+	// RecordMatch appends a match's audit record and links the session to
+	// subjectID (when set and the session names no subject) in one
+	// transaction.
+	RecordMatch(ctx context.Context, r AuditRecord, subjectID string) error
 	// SealedBlobs and ReplaceSealed walk and reseal every sealed value.
 	SealedBlobs(ctx context.Context, kind, after string, limit int) ([]SealedBlob, error)
 	ReplaceSealed(ctx context.Context, b SealedBlob, data []byte) error

@@ -60,3 +60,18 @@ func (s *DB) ListAudit(ctx context.Context, afterID int64, limit int) ([]presenc
 	}
 	return out, translate(rows.Err(), "audit log")
 }
+
+// RecordMatch appends the audit record of a verification or
+// identification and, when subjectID is set, links the session to that
+// subject (if it names none) in the same transaction, so erasing the
+// subject erases the session that showed their face.
+func (s *DB) RecordMatch(ctx context.Context, r presence.AuditRecord, subjectID string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if subjectID != "" {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET subject_id = ? WHERE id = ? AND subject_id = ''`), subjectID, r.SessionID); err != nil {
+				return translate(err, "session")
+			}
+		}
+		return s.appendAudit(ctx, tx, r)
+	})
+}

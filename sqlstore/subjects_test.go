@@ -107,3 +107,31 @@ func TestSealedBlobRotation(t *testing.T) {
 		}
 	})
 }
+
+func TestRecordMatchLinksTheSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		for _, id := range []string{"ses_m1", "ses_m2"} {
+			if err := s.CreateSession(ctx, newSession(id)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rec := presence.AuditRecord{At: t0, Action: presence.AuditVerified, SessionID: "ses_m1", SubjectID: "carol"}
+		if err := s.RecordMatch(ctx, rec, "carol"); err != nil {
+			t.Fatal(err)
+		}
+		// A session already linked keeps its subject.
+		if err := s.RecordMatch(ctx, presence.AuditRecord{At: t0, Action: presence.AuditIdentified, SessionID: "ses_m1"}, "dave"); err != nil {
+			t.Fatal(err)
+		}
+		// No match: no link, but the record.
+		if err := s.RecordMatch(ctx, presence.AuditRecord{At: t0, Action: presence.AuditVerified, SessionID: "ses_m2"}, ""); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := s.Session(ctx, "ses_m1")
+		b, _ := s.Session(ctx, "ses_m2")
+		if a.SubjectID != "carol" || b.SubjectID != "" || auditCount(t, s) != 3 {
+			t.Fatalf("links %q %q, %d records", a.SubjectID, b.SubjectID, auditCount(t, s))
+		}
+	})
+}

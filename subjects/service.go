@@ -29,7 +29,6 @@ const (
 type Store interface {
 	presence.SubjectStore
 	Session(ctx context.Context, id string) (*presence.Session, error)
-	AppendAudit(ctx context.Context, r presence.AuditRecord) error
 }
 
 // Config wires a Service.
@@ -254,7 +253,11 @@ func (s *Service) Verify(ctx context.Context, key *presence.APIKey, subjectID, s
 	if err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, presence.AuditVerified, key, sessionID, subjectID, m); err != nil {
+	matched := ""
+	if m.Match {
+		matched = subjectID
+	}
+	if err := s.audit(ctx, presence.AuditVerified, key, sessionID, subjectID, m, matched); err != nil {
 		return nil, err
 	}
 	return &Verification{SubjectID: subjectID, SessionID: sess.ID, Decision: sess.Verdict.Decision, Match: *m}, nil
@@ -302,11 +305,15 @@ func (s *Service) Identify(ctx context.Context, key *presence.APIKey, sessionID 
 		out.Candidates = append(out.Candidates, Match1N{Candidate: c, Match: c.Similarity >= s.cfg.Match})
 	}
 	var best *presence.Match
+	matched := ""
 	if len(out.Candidates) > 0 {
 		c := out.Candidates[0]
 		best = &presence.Match{Similarity: c.Similarity, Threshold: s.cfg.Match, Match: c.Match}
+		if c.Match {
+			matched = c.SubjectID
+		}
 	}
-	if err := s.audit(ctx, presence.AuditIdentified, key, sessionID, "", best); err != nil {
+	if err := s.audit(ctx, presence.AuditIdentified, key, sessionID, "", best, matched); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -324,11 +331,12 @@ func (s *Service) Delete(ctx context.Context, key *presence.APIKey, id string) (
 
 // audit records a decision; a decision whose record cannot be written is
 // not answered, as verdicts and enrolments write theirs in the same
-// transaction.
-func (s *Service) audit(ctx context.Context, action string, key *presence.APIKey, sessionID, subjectID string, m *presence.Match) error {
+// transaction. A session whose face matched a subject is linked to it in
+// the same write, so the subject's erasure erases it too.
+func (s *Service) audit(ctx context.Context, action string, key *presence.APIKey, sessionID, subjectID string, m *presence.Match, matched string) error {
 	detail, _ := json.Marshal(map[string]any{"match": m})
 	rec := presence.AuditRecord{At: s.cfg.Now(), Action: action, APIKeyID: key.ID, SessionID: sessionID, SubjectID: subjectID, Detail: detail}
-	if err := s.cfg.Store.AppendAudit(ctx, rec); err != nil {
+	if err := s.cfg.Store.RecordMatch(ctx, rec, matched); err != nil {
 		return presence.WrapError(presence.ErrInternal, err, "the audit record could not be written; the %s is not answered", action)
 	}
 	return nil

@@ -16,7 +16,7 @@ import (
 // failingAudit is the real store with an audit log that cannot be written.
 type failingAudit struct{ *sqlstore.DB }
 
-func (failingAudit) AppendAudit(context.Context, presence.AuditRecord) error {
+func (failingAudit) RecordMatch(context.Context, presence.AuditRecord, string) error {
 	return errors.New("disk full")
 }
 
@@ -105,5 +105,26 @@ func TestIdentifyNeverNamesAnErasedSubject(t *testing.T) {
 	}
 	if len(got.Candidates) == 0 || got.Candidates[0].SubjectID != "alice" {
 		t.Fatalf("candidates %+v", got.Candidates)
+	}
+}
+
+// TestErasureTakesTheSessionsThatMatched: a session verified against a
+// subject without naming it, or identified as them, showed that person's
+// face; erasing the subject erases it (it used to survive with its image
+// and template).
+func TestErasureTakesTheSessionsThatMatched(t *testing.T) {
+	store, sealer, probe := serviceWithLiveSession(t)
+	ctx := context.Background()
+	key := &presence.APIKey{ID: "k"}
+	svc := New(Config{Store: store, Sealer: sealer, Match: 0.5})
+	if v, err := svc.Verify(ctx, key, "alice", probe); err != nil || !v.Match.Match {
+		t.Fatalf("verify: %+v %v", v, err)
+	}
+	erased, err := svc.Delete(ctx, key, "alice")
+	if err != nil || erased.Sessions != 2 {
+		t.Fatalf("erase: %+v %v (want the enrolment session and the verified one)", erased, err)
+	}
+	if _, err := store.Session(ctx, probe); presence.ErrorCodeOf(err) != presence.ErrNotFound {
+		t.Fatalf("the verified session survived the erasure: %v", err)
 	}
 }
