@@ -414,3 +414,29 @@ func TestPreAuthenticationMessageLimit(t *testing.T) {
 		t.Fatalf("frame after authentication: %v %v", m, err)
 	}
 }
+
+// TestUploadErrorsSpeakOfUploads: a broken multipart upload is named as
+// one, not as malformed JSON.
+func TestUploadErrorsSpeakOfUploads(t *testing.T) {
+	e := newRulesEnv(t, httpapi.Config{})
+	e.sessions.sessionForToken = func(context.Context, string, string) (*presence.Session, error) {
+		return &presence.Session{ID: "ses_1", Mode: presence.ModePassive, Status: presence.StatusCreated}, nil
+	}
+	for name, body := range map[string]string{
+		"cut off":     "--b\r\nContent-Disposition: form-data; name=\"frame\"\r\n\r\nabc",
+		"no boundary": "garbage",
+	} {
+		req, _ := http.NewRequest("POST", e.url+"/v1/sessions/ses_1/frames", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer pct_x")
+		req.Header.Set("Content-Type", "multipart/form-data; boundary=b")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 400 || strings.Contains(string(raw), "JSON") || !strings.Contains(string(raw), "multipart") {
+			t.Errorf("%s: %d %s", name, res.StatusCode, raw)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"mime"
@@ -289,6 +288,19 @@ const maxFramesRead = 16
 
 // readFrames accepts one raw image body (image/jpeg, image/png,
 // image/webp) or a multipart form whose file parts are frames.
+// uploadError names what is wrong with an upload's body in the upload's
+// own terms (it is no JSON).
+func uploadError(err error) error {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return presence.Errorf(presence.ErrPayloadTooLarge, "request body larger than %d bytes", tooBig.Limit)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return presence.Errorf(presence.ErrInvalid, "the upload ends too early: the multipart body is cut off")
+	}
+	return presence.WrapError(presence.ErrInvalid, err, "malformed multipart body: put each frame in a part named frame")
+}
+
 func (s *Server) readFrames(r *http.Request) ([]session.Frame, error) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
@@ -298,7 +310,7 @@ func (s *Server) readFrames(r *http.Request) ([]session.Frame, error) {
 	case strings.HasPrefix(mt, "image/"):
 		data, err := io.ReadAll(r.Body)
 		if err != nil {
-			return nil, bodyError(err)
+			return nil, uploadError(err)
 		}
 		return []session.Frame{{Data: data}}, nil
 	case mt == "multipart/form-data":
@@ -310,7 +322,7 @@ func (s *Server) readFrames(r *http.Request) ([]session.Frame, error) {
 				return frames, nil
 			}
 			if err != nil {
-				return nil, bodyError(fmt.Errorf("multipart: %w", err))
+				return nil, uploadError(err)
 			}
 			if part.FormName() != "frame" {
 				part.Close()
@@ -321,7 +333,7 @@ func (s *Server) readFrames(r *http.Request) ([]session.Frame, error) {
 			}
 			data, err := io.ReadAll(part)
 			if err != nil {
-				return nil, bodyError(err)
+				return nil, uploadError(err)
 			}
 			frames = append(frames, session.Frame{Data: data})
 		}
