@@ -109,6 +109,18 @@ func (s *Sealer) Seal(plaintext []byte, owner string) ([]byte, error) {
 // ErrUnknownKey means a value was sealed with a key this sealer lacks.
 var ErrUnknownKey = errors.New("seal: sealed with a key that is not configured")
 
+// IsSealed tells a sealed value from plain image bytes (JPEG, PNG and
+// WebP never start with the seal's version byte).
+func IsSealed(data []byte) bool {
+	_, err := KeyID(data)
+	return err == nil
+}
+
+// ImageOwner is what an audit image is sealed to: its session and place.
+func ImageOwner(sessionID string, index int) string {
+	return fmt.Sprintf("%s/image/%d", sessionID, index)
+}
+
 // KeyID names the key a sealed value was sealed with.
 func KeyID(sealed []byte) (string, error) {
 	if len(sealed) < 2 || sealed[0] != version || len(sealed) < 2+int(sealed[1]) {

@@ -356,8 +356,31 @@ func (s *Service) Get(ctx context.Context, id string) (*View, error) {
 		if v.AuditImages, err = s.cfg.Store.AuditImages(ctx, id); err != nil {
 			return nil, err
 		}
+		for i, img := range v.AuditImages {
+			if !seal.IsSealed(img.Data) {
+				continue // stored before images were sealed
+			}
+			if v.AuditImages[i].Data, err = s.cfg.Sealer.Open(img.Data, seal.ImageOwner(id, img.Index)); err != nil {
+				return nil, presence.WrapError(presence.ErrInternal, err, "an audit image could not be opened")
+			}
+		}
 	}
 	return v, nil
+}
+
+// sealImages encrypts audit images like templates, each bound to its
+// session and place: a face photo is no less personal than its template.
+func (s *Service) sealImages(sessionID string, imgs []presence.AuditImage) ([]presence.AuditImage, error) {
+	out := make([]presence.AuditImage, len(imgs))
+	for i, img := range imgs {
+		sealed, err := s.cfg.Sealer.Seal(img.Data, seal.ImageOwner(sessionID, img.Index))
+		if err != nil {
+			return nil, presence.WrapError(presence.ErrInternal, err, "sealing an audit image failed")
+		}
+		img.Data = sealed
+		out[i] = img
+	}
+	return out, nil
 }
 
 // Delete ends a session and erases its images and reference template; the
@@ -452,9 +475,13 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 		return nil, err
 	}
 	now := s.cfg.Clock.Now()
+	evidence, err := s.sealImages(sess.ID, auditFrames(frames, verdict, sess.AuditImages))
+	if err != nil {
+		return nil, err
+	}
 	c := presence.Completion{
 		SessionID: sess.ID, Status: presence.StatusSucceeded, Verdict: verdict, At: now, FromStatus: presence.StatusCreated, ProbeTemplate: probe,
-		AuditImages: auditFrames(frames, verdict, sess.AuditImages),
+		AuditImages: evidence,
 		Audit:       auditRecord(sess, verdict, now),
 	}
 	if err := s.cfg.Store.CompleteSession(ctx, c); err != nil {

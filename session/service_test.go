@@ -14,6 +14,7 @@ import (
 	"presence"
 	"presence/clock"
 	"presence/engine"
+	"presence/presencetest"
 	"presence/seal"
 	"presence/session"
 	"presence/sqlstore"
@@ -166,5 +167,53 @@ func TestUploadDecodeBudget(t *testing.T) {
 	}
 	if s, _ := store.Session(ctx, c.Session.ID); s.TokenUsedAt != nil || s.Status != presence.StatusCreated {
 		t.Fatalf("a refused upload changed the session: %+v", s)
+	}
+}
+
+// TestAuditImagesAreSealed: evidence frames are stored sealed like
+// templates (they were stored as plain JPEG bytes), read back whole by the
+// relying party, and resealed by key rotation.
+func TestAuditImagesAreSealed(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	oldKey, _, _ := seal.NewKey()
+	sealer, _ := seal.New(oldKey)
+	face := presence.Embedding{1, 0, 0}
+	eng := fakeEngine{analyze: func(context.Context, *presence.Image, engine.Options) (*presence.Analysis, error) {
+		score := 0.9
+		return &presence.Analysis{Decision: presence.DecisionRealFace, Score: &score, Reasons: []presence.Reason{}, Faces: []presence.Box{{X2: 10, Y2: 10}},
+			Face: &presence.FaceAnalysis{Embedding: face}}, nil
+	}}
+	svc := session.New(session.Config{Store: store, Engine: eng, Sealer: sealer, Clock: clock.NewVirtual(time.Now())})
+	c, err := svc.Create(ctx, &presence.APIKey{ID: "k"}, session.CreateRequest{AuditImages: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo := presencetest.ReadFile(t, presencetest.DataFile(t, "pad_silentface_samples/image_T1.jpg"))
+	if _, err := svc.SubmitFrames(ctx, c.Session.ID, c.ClientToken, []session.Frame{{Data: photo}}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := store.AuditImages(ctx, c.Session.ID)
+	if err != nil || len(raw) != 1 || !seal.IsSealed(raw[0].Data) || bytes.Contains(raw[0].Data, photo[:64]) {
+		t.Fatalf("stored image not sealed: %d images, %v", len(raw), err)
+	}
+	if v, err := svc.Get(ctx, c.Session.ID); err != nil || len(v.AuditImages) != 1 || !bytes.Equal(v.AuditImages[0].Data, photo) {
+		t.Fatalf("read back: %v", err)
+	}
+	// Key rotation reseals it; the new key alone opens it afterwards.
+	newKey, _, _ := seal.NewKey()
+	both, _ := seal.New(newKey, oldKey)
+	report, err := seal.Rotate(ctx, store, both)
+	if err != nil || report.Resealed["image"] != 1 {
+		t.Fatalf("rotation: %+v %v", report, err)
+	}
+	only, _ := seal.New(newKey)
+	after := session.New(session.Config{Store: store, Engine: eng, Sealer: only, Clock: clock.NewVirtual(time.Now())})
+	if v, err := after.Get(ctx, c.Session.ID); err != nil || !bytes.Equal(v.AuditImages[0].Data, photo) {
+		t.Fatalf("after rotation: %v", err)
 	}
 }

@@ -373,9 +373,14 @@ func (st *stream) end(ctx context.Context, last liveness.Frame, cause error) err
 		probe = nil
 	}
 	now := cfg.Clock.Now()
+	images, err := st.svc.sealImages(st.sess.ID, st.audit)
+	if err != nil {
+		cfg.Log.Error("stream verdict: sealing audit images failed; the verdict is stored without them", "session", st.sess.ID, "err", err)
+		images = nil
+	}
 	c := presence.Completion{
 		SessionID: st.sess.ID, Status: status, Verdict: v, At: now, FromStatus: presence.StatusInProgress, ProbeTemplate: probe,
-		AuditImages: st.audit, Audit: auditRecord(st.sess, v, now),
+		AuditImages: images, Audit: auditRecord(st.sess, v, now),
 	}
 	if v.Decision == presence.DecisionRealFace {
 		c.FrameHashes = st.keep

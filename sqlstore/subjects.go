@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"strconv"
+	"strings"
 
 	"presence"
 )
@@ -195,6 +196,11 @@ func (s *DB) SealedBlobs(ctx context.Context, kind, after string, limit int) ([]
 		query = `SELECT id, id, reference_template FROM sessions WHERE id > ? AND reference_template IS NOT NULL ORDER BY id LIMIT ?`
 	case "probe":
 		query = `SELECT id, id, probe_template FROM sessions WHERE id > ? AND probe_template IS NOT NULL ORDER BY id LIMIT ?`
+	case "image":
+		// Key "session/index" (at most 4 images: one digit), owner as
+		// seal.ImageOwner.
+		query = `SELECT session_id || '/' || CAST(idx AS TEXT) AS k, session_id || '/image/' || CAST(idx AS TEXT), data FROM audit_images
+			WHERE session_id || '/' || CAST(idx AS TEXT) > ? ORDER BY k LIMIT ?`
 	default:
 		return nil, presence.Errorf(presence.ErrInvalid, "unknown sealed kind %q", kind)
 	}
@@ -231,6 +237,20 @@ func (s *DB) ReplaceSealed(ctx context.Context, b presence.SealedBlob, data []by
 		query = `UPDATE sessions SET reference_template = ? WHERE id = ? AND reference_template = ?`
 	case "probe":
 		query = `UPDATE sessions SET probe_template = ? WHERE id = ? AND probe_template = ?`
+	case "image":
+		sid, idx, ok := strings.Cut(b.Key, "/")
+		n, err := strconv.Atoi(idx)
+		if !ok || err != nil {
+			return presence.Errorf(presence.ErrInvalid, "bad image key %q", b.Key)
+		}
+		res, err := s.db.ExecContext(ctx, s.q(`UPDATE audit_images SET data = ? WHERE session_id = ? AND idx = ? AND data = ?`), data, sid, n, b.Data)
+		if err != nil {
+			return translate(err, "sealed value")
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return presence.Errorf(presence.ErrConflict, "the sealed value changed meanwhile")
+		}
+		return nil
 	default:
 		return presence.Errorf(presence.ErrInvalid, "unknown sealed kind %q", b.Kind)
 	}

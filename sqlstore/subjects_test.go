@@ -135,3 +135,34 @@ func TestRecordMatchLinksTheSession(t *testing.T) {
 		}
 	})
 }
+
+func TestSealedAuditImagesWalkAndReplace(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		if err := s.CreateSession(ctx, newSession("ses_img")); err != nil {
+			t.Fatal(err)
+		}
+		c := completion("ses_img", presence.StatusCreated, t0.Add(time.Minute))
+		c.AuditImages = []presence.AuditImage{{Index: 0, ContentType: "image/jpeg", Data: []byte("sealed-0")}, {Index: 1, ContentType: "image/jpeg", Data: []byte("sealed-1")}}
+		if err := s.CompleteSession(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		blobs, err := s.SealedBlobs(ctx, "image", "", 10)
+		if err != nil || len(blobs) != 2 || blobs[0].Key != "ses_img/0" || blobs[0].Owner != "ses_img/image/0" || string(blobs[1].Data) != "sealed-1" {
+			t.Fatalf("walk: %+v %v", blobs, err)
+		}
+		if page, _ := s.SealedBlobs(ctx, "image", "ses_img/0", 10); len(page) != 1 || page[0].Key != "ses_img/1" {
+			t.Fatalf("next page: %+v", page)
+		}
+		if err := s.ReplaceSealed(ctx, blobs[1], []byte("resealed-1")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ReplaceSealed(ctx, blobs[1], []byte("again")); code(err) != presence.ErrConflict {
+			t.Fatalf("replacing a changed value: %v", err)
+		}
+		imgs, _ := s.AuditImages(ctx, "ses_img")
+		if string(imgs[1].Data) != "resealed-1" || string(imgs[0].Data) != "sealed-0" {
+			t.Fatalf("after replace: %q %q", imgs[0].Data, imgs[1].Data)
+		}
+	})
+}
