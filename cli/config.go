@@ -318,7 +318,16 @@ func (c *Config) load(fs *flag.FlagSet, args []string, getenv func(string) strin
 	fs.VisitAll(func(f *flag.Flag) {
 		f.DefValue = f.Value.String()
 	})
-	return parseInterspersed(fs, args)
+	if err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	// Zero used to purge every finished session at the next sweep (and
+	// keep the app's attempts for ever): a retention is a period, and a
+	// relying party needs time to read its verdicts.
+	if time.Duration(c.Retention) < time.Hour {
+		return fmt.Errorf("retention %s: must be at least 1h (sessions, audit images and the app's attempts are kept that long)", time.Duration(c.Retention))
+	}
+	return nil
 }
 
 // parseInterspersed parses flags wherever they stand among the positional

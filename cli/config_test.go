@@ -41,6 +41,9 @@ func TestConfigErrors(t *testing.T) {
 		"missing file": {[]string{"--config", filepath.Join(dir, "absent.json")}, nil},
 		"bad env":      {nil, map[string]string{"PRESENCE_WORKERS": "many"}},
 		"bad flag":     {[]string{"--workers", "x"}, nil},
+		// Zero purged every finished session at once (hardening issue).
+		"zero retention":  {nil, map[string]string{"PRESENCE_RETENTION": "0s"}},
+		"short retention": {nil, map[string]string{"PRESENCE_RETENTION": "30m"}},
 	} {
 		cfg := DefaultConfig()
 		fs := newFlagSet("t", "", io.Discard)

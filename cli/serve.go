@@ -249,7 +249,7 @@ func sweep(ctx context.Context, s *session.Service, purgeApp func(context.Contex
 		} else if expired+purged > 0 {
 			log.Info("sweep", "expired", expired, "purged", purged)
 		}
-		if retention > 0 && purgeApp != nil {
+		if purgeApp != nil {
 			if n, err := purgeApp(ctx, s.Now().Add(-retention)); err != nil && ctx.Err() == nil {
 				log.Warn("sweep of app attempts failed", "err", err)
 			} else if n > 0 {
