@@ -178,7 +178,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		Sessions: sessions, Subjects: subs, Store: store, Log: log, Metrics: metrics,
 		RateLimit: cfg.RateLimit, MaxBodyBytes: cfg.MaxBodyBytes,
 		EngineReady: func() bool { return true },
-		Extra:       extra,
+		// Four frames waiting per worker is about a tenth of a second of
+		// work each: beyond that, uploads are asked to come back.
+		Overloaded: func() bool { return eng.QueueDepth() > 4*eng.Workers() },
+		Extra:      extra,
 	})
 	srv := &http.Server{
 		Handler:           api,

@@ -440,3 +440,36 @@ func TestUploadErrorsSpeakOfUploads(t *testing.T) {
 		}
 	}
 }
+
+// TestOverloadedUploadsAreAskedToComeBack: with the analysis queue deep,
+// an upload is refused with 503 and Retry-After before its body is read.
+func TestOverloadedUploadsAreAskedToComeBack(t *testing.T) {
+	busy := true
+	e := newRulesEnv(t, httpapi.Config{Overloaded: func() bool { return busy }})
+	e.sessions.sessionForToken = func(context.Context, string, string) (*presence.Session, error) {
+		return &presence.Session{ID: "ses_1", Mode: presence.ModePassive, Status: presence.StatusCreated}, nil
+	}
+	submitted := false
+	e.sessions.submitFrames = func(context.Context, string, string, []session.Frame) (*presence.Session, error) {
+		submitted = true
+		return &presence.Session{ID: "ses_1", Status: presence.StatusSucceeded}, nil
+	}
+	upload := func() *http.Response {
+		req, _ := http.NewRequest("POST", e.url+"/v1/sessions/ses_1/frames", strings.NewReader("jpeg"))
+		req.Header.Set("Authorization", "Bearer pct_x")
+		req.Header.Set("Content-Type", "image/jpeg")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	if res := upload(); res.StatusCode != 503 || res.Header.Get("Retry-After") == "" || submitted {
+		t.Fatalf("busy: %d %q submitted=%v", res.StatusCode, res.Header.Get("Retry-After"), submitted)
+	}
+	busy = false
+	if res := upload(); res.StatusCode != 200 || !submitted {
+		t.Fatalf("not busy: %d submitted=%v", res.StatusCode, submitted)
+	}
+}

@@ -33,6 +33,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// EngineReady reports whether the models are loaded.
 	EngineReady func() bool
+	// Overloaded reports a queue of analyses too deep to take more
+	// uploads now (503 with Retry-After); nil never refuses.
+	Overloaded func() bool
 	// Extra mounts more handlers (the capture SDK, the web app) on the
 	// same server.
 	Extra map[string]http.Handler

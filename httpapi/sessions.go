@@ -265,6 +265,13 @@ func (s *Server) submitFrames(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.cfg.Log, err)
 		return
 	}
+	// A deep queue is answered before the body is read: the token stays
+	// valid and the device retries, rather than frames piling up in memory.
+	if s.cfg.Overloaded != nil && s.cfg.Overloaded() {
+		w.Header().Set("Retry-After", "2")
+		writeError(w, r, s.cfg.Log, presence.Errorf(presence.ErrUnavailable, "the server is busy; retry in 2 s"))
+		return
+	}
 	frames, err := s.readFrames(r)
 	if err != nil {
 		writeError(w, r, s.cfg.Log, err)
