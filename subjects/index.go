@@ -16,7 +16,7 @@ import (
 // store (templates inserted after the last one it saw, and the deletion
 // log), so an enrolment or erasure on any node is seen by every node.
 type Index struct {
-	store  presence.SubjectStore
+	store  IndexStore
 	sealer *seal.Sealer
 
 	syncMu sync.Mutex // one catch-up at a time
@@ -31,24 +31,41 @@ type Index struct {
 	lastDel  int64
 }
 
+// IndexStore is what the index reads to catch up.
+type IndexStore interface {
+	TemplatesSince(ctx context.Context, afterSeq int64, limit int) ([]presence.Template, error)
+	DeletionsSince(ctx context.Context, afterSeq int64) (templateSeqs []int64, last int64, err error)
+}
+
 // NewIndex returns an empty index over a store.
-func NewIndex(store presence.SubjectStore, sealer *seal.Sealer) *Index {
+func NewIndex(store IndexStore, sealer *seal.Sealer) *Index {
 	return &Index{store: store, sealer: sealer, row: map[int64]int{}}
 }
 
 // syncPage is how many templates one catch-up query reads.
 const syncPage = 2000
 
+// syncLookback: PostgreSQL numbers rows when they are inserted, not when
+// they commit, so an enrolment (or erasure) committing late can carry a
+// number below one already seen. Every catch-up reads this many numbers
+// back again; rows already held are skipped without being opened.
+const syncLookback = 64
+
 // Sync catches up with the store.
 func (x *Index) Sync(ctx context.Context) error {
 	x.syncMu.Lock()
 	defer x.syncMu.Unlock()
+	from := max(0, x.lastSeq-syncLookback)
 	for {
-		ts, err := x.store.TemplatesSince(ctx, x.lastSeq, syncPage)
+		ts, err := x.store.TemplatesSince(ctx, from, syncPage)
 		if err != nil {
 			return err
 		}
 		for _, t := range ts {
+			from = max(from, t.Seq)
+			if x.has(t.Seq) {
+				continue
+			}
 			e, err := x.sealer.OpenEmbedding(t.Sealed, t.SubjectID)
 			if err != nil {
 				return presence.WrapError(presence.ErrInternal, err, "template %d of %s does not open", t.Seq, t.SubjectID)
@@ -59,7 +76,7 @@ func (x *Index) Sync(ctx context.Context) error {
 			break
 		}
 	}
-	deleted, last, err := x.store.DeletionsSince(ctx, x.lastDel)
+	deleted, last, err := x.store.DeletionsSince(ctx, max(0, x.lastDel-syncLookback))
 	if err != nil {
 		return err
 	}
@@ -67,9 +84,17 @@ func (x *Index) Sync(ctx context.Context) error {
 	for _, seq := range deleted {
 		x.removeLocked(seq)
 	}
-	x.lastDel = last
+	x.lastDel = max(x.lastDel, last)
 	x.mu.Unlock()
 	return nil
+}
+
+// has reports whether a template is held.
+func (x *Index) has(seq int64) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	_, ok := x.row[seq]
+	return ok
 }
 
 // add appends a template (also used to fill benchmark indexes).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"sort"
 	"testing"
 	"time"
 
@@ -168,5 +169,83 @@ func BenchmarkIndexSync(b *testing.B) {
 		if err := x.Sync(ctx); err != nil || x.Len() != n {
 			b.Fatal(x.Len(), err)
 		}
+	}
+}
+
+// lateStore is an index store whose rows become visible in commit order,
+// not number order, as on PostgreSQL.
+type lateStore struct {
+	templates []presence.Template // visible now
+	deletions [][2]int64          // (deletion seq, template seq), visible now
+}
+
+func (s *lateStore) TemplatesSince(_ context.Context, after int64, limit int) ([]presence.Template, error) {
+	var out []presence.Template
+	for _, t := range s.templates {
+		if t.Seq > after {
+			out = append(out, t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (s *lateStore) DeletionsSince(_ context.Context, after int64) ([]int64, int64, error) {
+	var ids []int64
+	last := after
+	for _, d := range s.deletions {
+		if d[0] > after {
+			ids = append(ids, d[1])
+			last = max(last, d[0])
+		}
+	}
+	return ids, last, nil
+}
+
+// TestIndexSeesLateCommits: an enrolment numbered 1 that commits after
+// enrolment 2 was indexed, and an erasure logged late the same way, both
+// reach the index (the enrolment was never indexed, and an erased subject
+// was still found at similarity 1.0).
+func TestIndexSeesLateCommits(t *testing.T) {
+	k, _, _ := seal.NewKey()
+	sealer, _ := seal.New(k)
+	r := rand.New(rand.NewPCG(5, 6))
+	template := func(seq int64, subject string) (presence.Template, presence.Embedding) {
+		e := randomTemplate(r, 512)
+		sealed, _ := sealer.SealEmbedding(e, subject)
+		return presence.Template{Seq: seq, SubjectID: subject, Sealed: sealed}, e
+	}
+	store := &lateStore{}
+	x := NewIndex(store, sealer)
+	ctx := context.Background()
+	late, lateFace := template(1, "late")
+	early, earlyFace := template(2, "early")
+	store.templates = []presence.Template{early} // 2 committed, 1 still open
+	if err := x.Sync(ctx); err != nil || x.Len() != 1 {
+		t.Fatalf("first sync: %d rows, %v", x.Len(), err)
+	}
+	store.templates = append(store.templates, late) // 1 commits
+	if err := x.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := x.Search(lateFace, 1, ""); len(got) != 1 || got[0].SubjectID != "late" {
+		t.Fatalf("the late enrolment is not searchable: %+v", got)
+	}
+	// Erasure of "early" logged as deletion 1 after deletion 2 (of "late")
+	// was already read.
+	store.templates = nil
+	store.deletions = [][2]int64{{2, 1}}
+	if err := x.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	store.deletions = append(store.deletions, [2]int64{1, 2})
+	if err := x.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := x.Search(earlyFace, 1, ""); len(got) != 0 {
+		t.Fatalf("an erased subject is still found: %+v", got)
 	}
 }
