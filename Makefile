@@ -6,7 +6,7 @@ CACHE  ?= $(CURDIR)/.cache
 BIN    := bin/presence
 export PRESENCE_CACHE_DIR := $(CACHE)
 
-.PHONY: all deps build setup run test screenshots bench eval fuzz clean
+.PHONY: all deps build setup run test screenshots soak bench eval fuzz clean
 
 all: build
 
@@ -38,6 +38,12 @@ test: setup
 # tests (a plain `make test` writes its screenshots to temporary folders).
 screenshots: setup
 	PRESENCE_UPDATE_SCREENSHOTS=1 $(GO) test -count=1 ./web ./webapp
+
+# The hostile-input suite (loopback only, bounded in count and time): load
+# with kill -9 and integrity checks, memory probes with RSS limits. It
+# measures, so it is not part of `make test`.
+soak: setup
+	PRESENCE_SOAK=1 $(GO) test -count=1 -run TestSoak -v -timeout 10m ./cmd/presence
 
 # Benchmarks of every hot path on real faces (numbers in the README).
 bench: setup
