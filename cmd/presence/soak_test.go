@@ -57,6 +57,9 @@ func TestSoak(t *testing.T) {
 		apiKey = strings.TrimSpace(r.stdout)
 		soakLoad(t, n, db, env, apiKey, photo, dialect, say)
 		n = startNode(t, env, "--db", db) // the node the probes below use
+		if dialect == "sqlite" {
+			soakErasure(t, n, db, apiKey, photo, say)
+		}
 	}
 
 	// Memory probe 1: 30 connections each sending a 19 MiB hello.
@@ -170,6 +173,59 @@ func soakLoad(t *testing.T, n *node, db string, env []string, apiKey string, pho
 	say("%s after kill -9: integrity %q, verdicts lost %d of %d answered", dialect, integrity, lost, answered.Load())
 	if !strings.HasPrefix(integrity, "ok") || lost > 0 || serverErrors.Load() > 0 {
 		t.Errorf("%s: integrity %q, %d lost verdicts, %d server errors", dialect, integrity, lost, serverErrors.Load())
+	}
+}
+
+// soakErasure enrols a person through the API from a session that kept
+// an audit image, reads the stored (sealed) template and image bytes out
+// of the SQLite file, erases the subject, checkpoints, and counts those
+// bytes left in the file.
+func soakErasure(t *testing.T, n *node, db, apiKey string, photo []byte, say func(string, ...any)) {
+	code, body := call(t, "POST", n.url+"/v1/sessions", apiKey, "application/json", []byte(`{"audit_images":1}`))
+	if code != 201 {
+		t.Fatalf("session: %d %v", code, body)
+	}
+	id := fmt.Sprint(body["id"])
+	if code, _ := call(t, "POST", n.url+"/v1/sessions/"+id+"/frames", fmt.Sprint(body["client_token"]), "image/jpeg", photo); code != 200 {
+		t.Fatalf("upload: %d", code)
+	}
+	call(t, "POST", n.url+"/v1/subjects", apiKey, "application/json", []byte(`{"id":"soak-erase"}`))
+	if code, body := call(t, "POST", n.url+"/v1/subjects/soak-erase/enrol", apiKey, "application/json", []byte(`{"session_id":"`+id+`"}`)); code != 201 {
+		t.Fatalf("enrol: %d %v", code, body)
+	}
+	sdb, _, err := sqldb.Open(context.Background(), db, sqldb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sdb.Close()
+	var template, image []byte
+	sdb.QueryRow(`SELECT template FROM subject_templates WHERE subject_id = 'soak-erase'`).Scan(&template)
+	sdb.QueryRow(`SELECT data FROM audit_images WHERE session_id = ?`, id).Scan(&image)
+	if len(template) < 48 || len(image) < 48 {
+		t.Fatalf("stored bytes: template %d, image %d", len(template), len(image))
+	}
+	scan := func() int {
+		if _, err := sdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			t.Fatal(err)
+		}
+		hits := 0
+		files, _ := filepath.Glob(db + "*")
+		for _, f := range files {
+			data, _ := os.ReadFile(f)
+			hits += bytes.Count(data, template[len(template)-48:]) + bytes.Count(data, image[len(image)-48:])
+		}
+		return hits
+	}
+	if before := scan(); before < 2 {
+		t.Fatalf("the scan finds %d of the bytes before the erasure: it cannot see them", before)
+	}
+	if code, body := call(t, "DELETE", n.url+"/v1/subjects/soak-erase", apiKey, "", nil); code != 200 {
+		t.Fatalf("erase: %d %v", code, body)
+	}
+	hits := scan()
+	say("erasure: the subject's sealed template and audit image bytes found in the SQLite file after DELETE and a checkpoint: %d", hits)
+	if hits > 0 {
+		t.Errorf("erased bytes still in the file: %d", hits)
 	}
 }
 
