@@ -160,28 +160,34 @@ func BenchmarkPipelineTwoWorkers(b *testing.B) {
 		}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			start := time.Now()
-			var wg sync.WaitGroup
-			jobs := make(chan struct{})
-			for range 2 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for range jobs {
-						if err := c.analyze(); err != nil {
-							b.Error(err)
-						}
-					}
-				}()
-			}
-			for i := 0; i < b.N; i++ {
-				jobs <- struct{}{}
-			}
-			close(jobs)
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "frames/s")
+			b.ReportMetric(twoAtATime(b, b.N, c.analyze), "frames/s")
 		})
 	}
+}
+
+// twoAtATime runs analyze n times, two calls in flight, and returns the
+// calls per second.
+func twoAtATime(b *testing.B, n int, analyze func() error) float64 {
+	start := time.Now()
+	var wg sync.WaitGroup
+	jobs := make(chan struct{})
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				if err := analyze(); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	for range n {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds()
 }
 
 func percentileMS(lat []time.Duration, p float64) float64 {
@@ -234,26 +240,10 @@ func BenchmarkSecondLivenessModel(b *testing.B) {
 	w := with.all[0]
 	det, _ := primaryFace(b, w, img)
 	throughput := func(e *Engine, n int) float64 {
-		start := time.Now()
-		var wg sync.WaitGroup
-		jobs := make(chan struct{})
-		for range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range jobs {
-					if _, err := e.Analyze(context.Background(), img, Options{}); err != nil {
-						b.Error(err)
-					}
-				}
-			}()
-		}
-		for range n {
-			jobs <- struct{}{}
-		}
-		close(jobs)
-		wg.Wait()
-		return float64(n) / time.Since(start).Seconds()
+		return twoAtATime(b, n, func() error {
+			_, err := e.Analyze(context.Background(), img, Options{})
+			return err
+		})
 	}
 	var pair []time.Duration
 	var fpsWith, fpsWithout float64

@@ -3,9 +3,7 @@ package session_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,25 +124,6 @@ func TestSweepAppliesRetention(t *testing.T) {
 	}
 }
 
-// pngHeader is a PNG header claiming width x height RGBA pixels with no
-// real pixel data.
-func pngHeader(width, height uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data)))
-		b.WriteString(typ)
-		b.Write(data)
-		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr, width)
-	binary.BigEndian.PutUint32(ihdr[4:], height)
-	ihdr[8], ihdr[9] = 8, 6
-	chunk("IHDR", ihdr)
-	chunk("IEND", nil)
-	return b.Bytes()
-}
 
 // TestUploadDecodeBudget: five frames that would take 315 MB to decode
 // together are refused from their headers before any is decoded, and the
@@ -159,7 +138,7 @@ func TestUploadDecodeBudget(t *testing.T) {
 	}
 	var frames []session.Frame
 	for range 5 {
-		frames = append(frames, session.Frame{Data: pngHeader(3000, 3000)}) // 63 MB each
+		frames = append(frames, session.Frame{Data: presencetest.PNGHeader(3000, 3000, 8, 6)}) // 63 MB each
 	}
 	_, err = svc.SubmitFrames(ctx, c.Session.ID, c.ClientToken, frames)
 	if presence.ErrorCodeOf(err) != presence.ErrImageTooLarge || !strings.Contains(presence.ErrorMessage(err), "together") {

@@ -49,13 +49,20 @@ func TestErasedBytesLeaveTheFile(t *testing.T) {
 	if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		t.Fatal(err)
 	}
+	noCopies(t, path, map[string][]byte{"audit image": image[:56], "probe template": probe[:56], "reference template": ref[:52]})
+}
+
+// noCopies fails for every secret still found in the database file or its
+// WAL.
+func noCopies(t *testing.T, path string, secrets map[string][]byte) {
+	t.Helper()
 	files, _ := filepath.Glob(path + "*")
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for name, secret := range map[string][]byte{"audit image": image[:56], "probe template": probe[:56], "reference template": ref[:52]} {
+		for name, secret := range secrets {
 			if n := bytes.Count(data, secret); n > 0 {
 				t.Errorf("%s: %d copies of the erased %s", filepath.Base(f), n, name)
 			}
@@ -100,16 +107,5 @@ func TestErasedSubjectLeavesTheFile(t *testing.T) {
 	if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(path + "*")
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, secret := range map[string][]byte{"photo": image[:52], "probe": probe[:48], "template": template[:48]} {
-			if n := bytes.Count(data, secret); n > 0 {
-				t.Errorf("%s: %d copies of the erased %s", filepath.Base(f), n, name)
-			}
-		}
-	}
+	noCopies(t, path, map[string][]byte{"photo": image[:52], "probe": probe[:48], "template": template[:48]})
 }

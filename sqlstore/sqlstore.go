@@ -86,11 +86,7 @@ func Migrations(d Dialect) ([]sqldb.Migration, error) {
 }
 
 // SchemaVersion is the newest applied migration.
-func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
-	var v int
-	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v)
-	return v, err
-}
+func (s *DB) SchemaVersion(ctx context.Context) (int, error) { return sqldb.SchemaVersion(ctx, s.db) }
 
 var translate = sqldb.Translate
 

@@ -286,34 +286,13 @@ func TestDecodeEveryDevImage(t *testing.T) {
 	}
 }
 
-// pngHeader is a PNG whose header claims width x height at a bit depth and
-// colour type, with no real pixel data: what an attacker sends to make a
-// server allocate for pixels that never come.
-func pngHeader(width, height uint32, depth, colorType byte) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data)))
-		b.WriteString(typ)
-		b.Write(data)
-		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr, width)
-	binary.BigEndian.PutUint32(ihdr[4:], height)
-	ihdr[8], ihdr[9] = depth, colorType
-	chunk("IHDR", ihdr)
-	chunk("IDAT", []byte{0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01})
-	chunk("IEND", nil)
-	return b.Bytes()
-}
 
 // TestDecodeMemoryIsBoundedByTheHeader: a small 16-bit PNG of many pixels
 // is refused from its header, before any pixel is allocated (it took the
 // server from 139 to 895 MB); an 8-bit image of the same size, within the
 // budget, is let through to the decoder.
 func TestDecodeMemoryIsBoundedByTheHeader(t *testing.T) {
-	bomb := pngHeader(7000, 7000, 16, 6) // 49 MP RGBA64: 392 MB of pixels
+	bomb := presencetest.PNGHeader(7000, 7000, 16, 6) // 49 MP RGBA64: 392 MB of pixels
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	_, _, err := vision.Decode(bomb, vision.DefaultLimits)
@@ -329,7 +308,7 @@ func TestDecodeMemoryIsBoundedByTheHeader(t *testing.T) {
 	}
 	// Within the budget, the header is accepted (the missing pixels are
 	// then a corrupt image, not a memory problem).
-	_, _, err = vision.Decode(pngHeader(2000, 2000, 8, 2), vision.DefaultLimits)
+	_, _, err = vision.Decode(presencetest.PNGHeader(2000, 2000, 8, 2), vision.DefaultLimits)
 	if presence.ErrorCodeOf(err) != presence.ErrCorruptImage {
 		t.Fatalf("8-bit header within budget: %v", err)
 	}

@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	encbin "encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -93,7 +91,7 @@ func TestSoak(t *testing.T) {
 	w := multipart.NewWriter(&mp)
 	for range 5 {
 		part, _ := w.CreateFormFile("frame", "f.png")
-		part.Write(pngHeader16(7000, 7000))
+		part.Write(presencetest.PNGHeader(7000, 7000, 16, 6))
 	}
 	w.Close()
 	idle = rssMB(t, n)
@@ -259,21 +257,3 @@ func rssMB(t *testing.T, n *node) int {
 	return 0
 }
 
-// pngHeader16 is a PNG header claiming 16-bit RGBA pixels, with none.
-func pngHeader16(width, height uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		encbin.Write(&b, encbin.BigEndian, uint32(len(data)))
-		b.WriteString(typ)
-		b.Write(data)
-		encbin.Write(&b, encbin.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
-	}
-	ihdr := make([]byte, 13)
-	encbin.BigEndian.PutUint32(ihdr, width)
-	encbin.BigEndian.PutUint32(ihdr[4:], height)
-	ihdr[8], ihdr[9] = 16, 6
-	chunk("IHDR", ihdr)
-	chunk("IEND", nil)
-	return b.Bytes()
-}
