@@ -33,7 +33,6 @@ func Browser(tb testing.TB, cam Camera) context.Context {
 	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
-		chromedp.UserDataDir(tb.TempDir()),
 		chromedp.Flag("headless", true),
 		chromedp.Flag("no-sandbox", true),
 		chromedp.Flag("disable-gpu", true),
@@ -53,13 +52,21 @@ func Browser(tb testing.TB, cam Camera) context.Context {
 			opts = append(opts, chromedp.Flag("use-file-for-fake-video-capture", cam.Y4M))
 		}
 	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	tb.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
-		tb.Fatalf("starting chromium: %v", err)
+	// Chromium now and then dies while starting when several start at
+	// once (browser subtests run in parallel): a start is tried three
+	// times, each with a fresh profile, before the test fails.
+	for range 3 {
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(opts, chromedp.UserDataDir(tb.TempDir()))...)
+		ctx, cancel := chromedp.NewContext(allocCtx)
+		if err = chromedp.Do(ctx); err == nil {
+			tb.Cleanup(func() { cancel(); cancelAlloc() })
+			return ctx
+		}
+		cancel()
+		cancelAlloc()
 	}
-	return ctx
+	tb.Fatalf("starting chromium: %v", err)
+	return nil
 }
 
 // UpdateScreenshots is the environment variable that makes Screenshot
