@@ -163,14 +163,17 @@ type Completion struct {
 	// FromStatus is the status the session must still have; the write
 	// fails with a conflict otherwise (two nodes finishing one session).
 	FromStatus Status
-	// FrameHashes of a passed session, kept to catch its frames replayed.
-	FrameHashes []FrameHash
+	// Fingerprints of the judged frames that showed one face, whatever
+	// the verdict, kept until FingerprintsExpire to catch the frames
+	// replayed in a later session; they outlive the session.
+	Fingerprints       []FrameHash
+	FingerprintsExpire time.Time
 	// ProbeTemplate is the sealed template of the judged face.
 	ProbeTemplate []byte
 }
 
-// FrameHash identifies a frame: the SHA-256 of its bytes and its 256-bit
-// perceptual hash.
+// FrameHash identifies a frame: the SHA-256 of its decoded pixels
+// (vision.PixelDigest) and its 256-bit perceptual hash.
 type FrameHash struct {
 	Seq        int
 	SHA256     []byte
@@ -185,6 +188,20 @@ type Erased struct {
 	Templates         int  `json:"templates,omitempty"`
 	Sessions          int  `json:"sessions,omitempty"`
 	ProbeTemplates    int  `json:"probe_templates,omitempty"`
+	// FrameFingerprints counts the replay fingerprints of the subject's
+	// sessions (a session's own deletion keeps them: see SeenFrame).
+	FrameFingerprints int `json:"frame_fingerprints,omitempty"`
+}
+
+// Sighting is a fingerprinted frame of an earlier session like one being
+// judged.
+type Sighting struct {
+	SessionID string
+	Seq       int
+	// Perceptual is the earlier frame's perceptual hash.
+	Perceptual [4]uint64
+	// Exact: the same pixels, not only a picture within the distance.
+	Exact bool
 }
 
 // SessionStore keeps sessions; every method is atomic, so any node can
@@ -204,12 +221,15 @@ type SessionStore interface {
 	AuditImages(ctx context.Context, sessionID string) ([]AuditImage, error)
 	// DeleteSession erases a session and its images, and appends rec.
 	DeleteSession(ctx context.Context, id string, rec AuditRecord) (Erased, error)
-	// SeenFrame looks for a frame of another passed session with the same
-	// bytes or a perceptual hash within maxDistance (at most 1) bits.
-	SeenFrame(ctx context.Context, h FrameHash, maxDistance int) (sessionID string, found bool, err error)
-	// ExpireSessions marks unfinished sessions past their expiry expired
-	// and deletes sessions finished before purgeBefore; it returns how
-	// many of each.
+	// SeenFrame lists the unexpired fingerprints of earlier sessions with
+	// the same pixels or a perceptual hash within maxDistance (at most 1)
+	// bits, same pixels first. Fingerprints
+	// outlive their sessions: deleting a session keeps them, erasing its
+	// subject or their expiry removes them.
+	SeenFrame(ctx context.Context, h FrameHash, maxDistance int, now time.Time) ([]Sighting, error)
+	// ExpireSessions marks unfinished sessions past their expiry expired,
+	// deletes sessions finished before purgeBefore and fingerprints
+	// expired at now; it returns how many sessions of each.
 	ExpireSessions(ctx context.Context, now, purgeBefore time.Time) (expired, purged int, err error)
 }
 

@@ -72,7 +72,10 @@ func (c *clipFrames) extract(file string) ([]session.RecordedFrame, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	vf := fmt.Sprintf("fps=%d,scale='min(%d,iw)':-2", c.proto.FPS, c.proto.Width)
+	// Time counts from the first video frame: a clip whose video starts
+	// after its audio (one dev clip starts 3.4 s in) would otherwise open
+	// with that frame repeated, a still picture no camera sends.
+	vf := fmt.Sprintf("setpts=PTS-STARTPTS,fps=%d,scale='min(%d,iw)':-2", c.proto.FPS, c.proto.Width)
 	out, err := exec.Command(ffmpeg, "-v", "error", "-i", file, "-vf", vf, "-q:v", fmt.Sprint(c.proto.Quality), filepath.Join(dir, "f_%05d.jpg")).CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("ffmpeg could not decode the clip: %s", firstLine(string(out), err))

@@ -33,6 +33,16 @@ type env struct {
 	store  *sqlstore.DB
 	clock  clock.Adjustable
 	server *httpapi.Server
+	// captures numbers the recaptures of test photos: a photo shown in
+	// several sessions is a new capture each time, as from a camera (the
+	// same pixels again are a replay).
+	captures int
+}
+
+// capture is photo as a fresh camera capture.
+func (e *env) capture(t *testing.T, photo string) []byte {
+	e.captures++
+	return presencetest.Recapture(t, data(t, photo), e.captures)
 }
 
 type options = apitest.Options
@@ -266,7 +276,9 @@ func TestMultiFrameFusionAndAuditImages(t *testing.T) {
 	if g = e.get(id); g.body["decision"] != "fake" {
 		t.Fatalf("one lucky frame decided: %s", g.raw)
 	}
-	// Two good frames, evidence kept as uploaded.
+	// Two good frames, evidence kept as uploaded (a new capture: the
+	// sessions above saw live).
+	live = e.capture(t, "pad_silentface_samples/image_T1.jpg")
 	id, token = e.create(`{"audit_images": 2}`)
 	if r := e.upload(id, token, live, live, live); r.status != 200 {
 		t.Fatal(r.raw2())

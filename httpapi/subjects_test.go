@@ -14,7 +14,7 @@ import (
 func (e *env) passed(t *testing.T, photo string) string {
 	t.Helper()
 	id, token := e.create(`{}`)
-	if r := e.upload(id, token, data(t, photo)); r.status != 200 {
+	if r := e.upload(id, token, e.capture(t, photo)); r.status != 200 {
 		t.Fatalf("upload %s: %d %s", photo, r.status, r.raw)
 	}
 	return id

@@ -48,6 +48,14 @@ type GuardRule struct {
 	// frames in the same order (the way back runs the other way, and a
 	// pose held still matches one earlier frame again and again).
 	LoopFrames int
+	// SimilarFrames consecutive frames, each within LoopDistance bits of
+	// a frame of one earlier session, in that session's order, while those
+	// earlier frames moved (first and last more than LoopDistance bits
+	// apart), make the new session a replay of it; one frame with the same
+	// pixels is enough (a camera never repeats its noise). Similar frames
+	// alone are not: a still person before the same background comes
+	// within a bit of their earlier frames (docs/active.md).
+	SimilarFrames int
 }
 
 // DefaultGuardRule is measured on the dev clips (docs/active.md): in the
@@ -55,7 +63,7 @@ type GuardRule struct {
 // after the scene had moved 4 bits away; re-encoding a frame moved it at
 // most 4 bits, consecutive frames of a talking head about 4.
 func DefaultGuardRule() GuardRule {
-	return GuardRule{ClockSlack: time.Second, MaxGap: 5 * time.Second, FrozenFrames: 10, FrozenSpan: time.Second, LoopDistance: 1, LoopAge: 2 * time.Second, LoopMoved: 6, LoopFrames: 3}
+	return GuardRule{ClockSlack: time.Second, MaxGap: 5 * time.Second, FrozenFrames: 10, FrozenSpan: time.Second, LoopDistance: 1, LoopAge: 2 * time.Second, LoopMoved: 6, LoopFrames: 3, SimilarFrames: 3}
 }
 
 // firstFrameGrace is how long after the first frame the timing baseline
@@ -179,4 +187,74 @@ func (g *StreamGuard) movedAfter(i int) bool {
 		}
 	}
 	return false
+}
+
+// ReplayTally follows, over the frames of one session, the sightings of
+// those frames in earlier sessions' fingerprints.
+type ReplayTally struct {
+	rule GuardRule
+	self string
+	// runs maps an earlier session and frame to the run of consecutive
+	// frames of this session that ended on the previous frame and
+	// repeated that session's frames in order up to that one.
+	runs map[sightingKey]replayRun
+}
+
+type sightingKey struct {
+	session string
+	seq     int
+}
+
+type replayRun struct {
+	length int
+	first  vision.Hash
+}
+
+// maxSightingsPerFrame is the most frames of one earlier session a frame
+// may resemble and still count as repeating one of them.
+const maxSightingsPerFrame = 2
+
+// NewReplayTally tallies for session self under rule.
+func NewReplayTally(self string, rule GuardRule) *ReplayTally {
+	return &ReplayTally{rule: rule, self: self}
+}
+
+// Add records one frame's sightings and returns the earlier session it
+// replays once the evidence is strong: one frame with the same pixels, or
+// SimilarFrames frames in a row repeating that session's moving frames in
+// order.
+func (t *ReplayTally) Add(sightings []presence.Sighting) (string, bool) {
+	runs := map[sightingKey]replayRun{}
+	perSession := map[string]int{}
+	for _, s := range sightings {
+		if s.Exact && s.SessionID != t.self {
+			return s.SessionID, true
+		}
+		perSession[s.SessionID]++
+	}
+	for _, s := range sightings {
+		// A frame like several of one session's frames is a still scene
+		// seen again, not a recording: a replay repeats one frame, or two
+		// where the recording barely moved.
+		if s.SessionID == t.self || perSession[s.SessionID] > maxSightingsPerFrame {
+			continue
+		}
+		key := sightingKey{s.SessionID, s.Seq}
+		r := replayRun{length: 1, first: vision.Hash(s.Perceptual)}
+		// The replay, or the earlier session, may have dropped a frame or
+		// two.
+		for back := 1; back <= 3; back++ {
+			if prev, ok := t.runs[sightingKey{s.SessionID, s.Seq - back}]; ok && prev.length+1 > r.length {
+				r = replayRun{length: prev.length + 1, first: prev.first}
+			}
+		}
+		if old, ok := runs[key]; !ok || r.length > old.length {
+			runs[key] = r
+		}
+		if r.length >= max(t.rule.SimilarFrames, 1) && r.first.Distance(vision.Hash(s.Perceptual)) > t.rule.LoopDistance {
+			return s.SessionID, true
+		}
+	}
+	t.runs = runs
+	return "", false
 }

@@ -84,6 +84,10 @@ type Config struct {
 	Policy liveness.Policy
 	// Guard holds the replay thresholds of streams.
 	Guard liveness.GuardRule
+	// FingerprintRetention is how long the fingerprints of judged frames
+	// are kept to catch them replayed (default 30 days), whatever happens
+	// to their session.
+	FingerprintRetention time.Duration
 	// PassiveWindow is how much of a stream a passive check judges.
 	PassiveWindow liveness.PassiveWindow
 	// Subjects resolves sessions that name an enrolled subject.
@@ -128,6 +132,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.PassiveWindow == (liveness.PassiveWindow{}) {
 		cfg.PassiveWindow = liveness.DefaultPassiveWindow()
+	}
+	if cfg.FingerprintRetention <= 0 {
+		cfg.FingerprintRetention = 30 * 24 * time.Hour
 	}
 	if cfg.RequestDecodeBytes == 0 {
 		cfg.RequestDecodeBytes = 256 << 20
@@ -470,19 +477,37 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 		}
 		images[i], decode[i] = img, msSince(start)
 	}
-	verdict, probe, err := s.judgePassive(ctx, sess, images, decode)
+	now := s.cfg.Clock.Now()
+	prints, replayed, err := s.uploadFingerprints(ctx, sess, frames, images)
 	if err != nil {
 		return nil, err
 	}
-	now := s.cfg.Clock.Now()
+	var verdict *presence.Verdict
+	var probe []byte
+	var faces []int
+	if replayed {
+		verdict = &presence.Verdict{Decision: presence.DecisionFake, Reasons: []presence.Reason{presence.NewReason(presence.ReasonReplayedFrame)}, Models: s.cfg.Engine.Manifest().Versions()}
+		prints = nil // the earlier session's fingerprints already hold these frames
+	} else if verdict, probe, faces, err = s.judgePassive(ctx, sess, images, decode); err != nil {
+		return nil, err
+	}
+	// Frames of one face only: frames of an empty scene would match the
+	// next person's empty scene.
+	var keep []presence.FrameHash
+	for i, h := range prints {
+		if faces[i] == 1 {
+			keep = append(keep, h)
+		}
+	}
 	evidence, err := s.sealImages(sess.ID, auditFrames(frames, verdict, sess.AuditImages))
 	if err != nil {
 		return nil, err
 	}
 	c := presence.Completion{
 		SessionID: sess.ID, Status: presence.StatusSucceeded, Verdict: verdict, At: now, FromStatus: presence.StatusCreated, ProbeTemplate: probe,
-		AuditImages: evidence,
-		Audit:       auditRecord(sess, verdict, now),
+		AuditImages:  evidence,
+		Audit:        auditRecord(sess, verdict, now),
+		Fingerprints: keep, FingerprintsExpire: now.Add(s.cfg.FingerprintRetention),
 	}
 	if err := s.cfg.Store.CompleteSession(ctx, c); err != nil {
 		return nil, err
@@ -495,26 +520,52 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 	return sess, nil
 }
 
+// uploadFingerprints fingerprints uploaded frames and says whether they
+// replay an earlier session's: one frame with the same bytes is enough.
+// A copy re-encoded or re-photographed is a new picture to the bytes, and
+// one similar frame is within a still person's reach, so a single
+// re-encoded photo gets through here; keys that must refuse injected
+// files allow streams only (docs/active.md).
+func (s *Service) uploadFingerprints(ctx context.Context, sess *presence.Session, frames []Frame, images []*presence.Image) ([]presence.FrameHash, bool, error) {
+	tally := liveness.NewReplayTally(sess.ID, s.cfg.Guard)
+	prints := make([]presence.FrameHash, len(frames))
+	for i := range frames {
+		sum := vision.PixelDigest(images[i])
+		prints[i] = presence.FrameHash{Seq: i + 1, SHA256: sum[:], Perceptual: vision.PerceptualHash(images[i])}
+		sightings, err := s.cfg.Store.SeenFrame(ctx, prints[i], s.cfg.Guard.LoopDistance, s.cfg.Clock.Now())
+		if err != nil {
+			return nil, false, err
+		}
+		if other, replayed := tally.Add(sightings); replayed {
+			s.cfg.Log.Warn("uploaded frames replayed from another session", "session", sess.ID, "other", other)
+			return prints, true, nil
+		}
+	}
+	return prints, false, nil
+}
+
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
 
 // judgePassive analyses every frame, fuses them and matches the
-// reference; it returns the sealed probe template of a live face.
-func (s *Service) judgePassive(ctx context.Context, sess *presence.Session, images []*presence.Image, decode []float64) (*presence.Verdict, []byte, error) {
+// reference; it returns the sealed probe template of a live face and how
+// many faces each frame showed.
+func (s *Service) judgePassive(ctx context.Context, sess *presence.Session, images []*presence.Image, decode []float64) (*presence.Verdict, []byte, []int, error) {
 	t := s.cfg.Engine.Thresholds()
 	// Templates are always computed: to check that every frame shows the
 	// same face, to match a reference, and to keep the probe of a live face
 	// for a later enrolment or verification.
 	opts := engine.Options{}
 	analyses := make([]*presence.Analysis, len(images))
+	faces := make([]int, len(images))
 	v := &presence.Verdict{Models: s.cfg.Engine.Manifest().Versions()}
 	for i, img := range images {
 		a, err := s.cfg.Engine.Analyze(ctx, img, opts)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		a.Timings.Decode = decode[i]
 		a.Timings.Total += decode[i]
-		analyses[i] = a
+		analyses[i], faces[i] = a, len(a.Faces)
 		addTimings(&v.Timings, a.Timings)
 		if s.cfg.Observer != nil {
 			s.cfg.Observer.FrameAnalysed(a.Timings)
@@ -525,9 +576,9 @@ func (s *Service) judgePassive(ctx context.Context, sess *presence.Session, imag
 	v.Decision, v.Score, v.Reasons = fused.Decision, fused.Score, fused.Reasons
 	probe, err := s.matchAndProbe(ctx, sess, v, fused.Embedding)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return v, probe, nil
+	return v, probe, faces, nil
 }
 
 // matchAndProbe adds the face match against the session's reference (a

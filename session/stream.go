@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -44,10 +43,7 @@ type PacedConn interface {
 const (
 	helloTimeout   = 10 * time.Second
 	maxStreamFPS   = 10
-	keepFrameEvery = 5 // every fifth frame of a passed session is remembered
-	// crossSessionHits frames matching one earlier passed session make a
-	// replay.
-	crossSessionHits = 2
+
 )
 
 // streamError is the message a refused stream gets before it is closed.
@@ -154,11 +150,10 @@ type stream struct {
 	judge liveness.Judge
 	guard *liveness.StreamGuard
 
-	faceSeq   int // frames showing one face, the ones worth remembering
 	timings   presence.Timings
 	audit     []presence.AuditImage
 	keep      []presence.FrameHash
-	crossHits map[string]int // frames matching each earlier passed session
+	replays   *liveness.ReplayTally
 	deadline  time.Duration
 }
 
@@ -182,6 +177,7 @@ func (st *stream) setUp() error {
 		st.deadline = timeout + 5*time.Second
 	}
 	st.guard = liveness.NewStreamGuard(st.plan.Nonce, cfg.Guard)
+	st.replays = liveness.NewReplayTally(st.sess.ID, cfg.Guard)
 	return nil
 }
 
@@ -292,24 +288,18 @@ func (st *stream) frame(ctx context.Context, msg incoming) ([]liveness.Event, er
 		return nil, err
 	}
 	decode := msSince(decodeStart)
-	sum := sha256.Sum256(data)
+	sum := vision.PixelDigest(img)
 	fh := presence.FrameHash{Seq: h.Seq, SHA256: sum[:], Perceptual: vision.PerceptualHash(img)}
 	if reason := st.guard.Check(liveness.FrameMeta{Seq: h.Seq, CaptureMS: h.TS, Nonce: h.Nonce, At: msg.at, SHA256: fh.SHA256, Hash: fh.Perceptual}); reason != "" {
 		return []liveness.Event{st.judge.Fail(msg.at, presence.DecisionFake, reason)}, nil
 	}
-	if other, seen, err := cfg.Store.SeenFrame(ctx, fh, cfg.Guard.LoopDistance); err != nil {
+	sightings, err := cfg.Store.SeenFrame(ctx, fh, cfg.Guard.LoopDistance, cfg.Clock.Now())
+	if err != nil {
 		return nil, err
-	} else if seen && other != st.sess.ID {
-		// Two frames, not one: a single near-identical frame can be a
-		// coincidence of a still person before the same background; a
-		// replay repeats many.
-		if st.crossHits == nil {
-			st.crossHits = map[string]int{}
-		}
-		if st.crossHits[other]++; st.crossHits[other] >= crossSessionHits {
-			cfg.Log.Warn("frames replayed from another session", "session", st.sess.ID, "other", other)
-			return []liveness.Event{st.judge.Fail(msg.at, presence.DecisionFake, presence.ReasonReplayedFrame)}, nil
-		}
+	}
+	if other, replayed := st.replays.Add(sightings); replayed {
+		cfg.Log.Warn("frames replayed from another session", "session", st.sess.ID, "other", other)
+		return []liveness.Event{st.judge.Fail(msg.at, presence.DecisionFake, presence.ReasonReplayedFrame)}, nil
 	}
 	full := st.judge.WantFull()
 	a, err := cfg.Engine.Analyze(ctx, img, engine.Options{SkipLiveness: !full, SkipEmbedding: !full})
@@ -322,12 +312,11 @@ func (st *stream) frame(ctx context.Context, msg incoming) ([]liveness.Event, er
 	if cfg.Observer != nil {
 		cfg.Observer.FrameAnalysed(a.Timings)
 	}
-	// Only frames of one face are remembered: frames of an empty scene
-	// would match the next person's empty scene.
+	// Every judged frame of one face is remembered, whatever the verdict
+	// (an attacker replays what failed too); frames of an empty scene are
+	// not: they would match the next person's empty scene.
 	if len(a.Faces) == 1 {
-		if st.faceSeq++; st.faceSeq%keepFrameEvery == 1 {
-			st.keep = append(st.keep, fh)
-		}
+		st.keep = append(st.keep, fh)
 	}
 	if full && a.Decision != presence.DecisionInconclusive && len(st.audit) < st.sess.AuditImages {
 		st.audit = append(st.audit, presence.AuditImage{Index: len(st.audit), ContentType: contentType(data), Data: data})
@@ -382,9 +371,7 @@ func (st *stream) end(ctx context.Context, last liveness.Frame, cause error) err
 		SessionID: st.sess.ID, Status: status, Verdict: v, At: now, FromStatus: presence.StatusInProgress, ProbeTemplate: probe,
 		AuditImages: images, Audit: auditRecord(st.sess, v, now),
 	}
-	if v.Decision == presence.DecisionRealFace {
-		c.FrameHashes = st.keep
-	}
+	c.Fingerprints, c.FingerprintsExpire = st.keep, now.Add(cfg.FingerprintRetention)
 	if err := cfg.Store.CompleteSession(ctx, c); err != nil {
 		cfg.Log.Warn("stream verdict not stored", "session", st.sess.ID, "err", err)
 		return err

@@ -209,3 +209,55 @@ func TestStreamTimesOutOnAnEmptyScene(t *testing.T) {
 		t.Fatalf("timed out after %v of virtual time", waited)
 	}
 }
+
+// The attack of issue 15: a relying party deletes each session once it
+// has read the verdict, and the attacker replays the frames byte for byte.
+// The fingerprints outlive the session, so the replay is refused; a person
+// checking again a moment later, in the same room, is not.
+func TestReplaysOutliveTheirSession(t *testing.T) {
+	e := newStreamEnv(t, blinkPolicy())
+	ctx := context.Background()
+	key := &presence.APIKey{ID: "k"}
+	talk := clip(t, "video_live/blink_talking_1face_720p.mp4", 10)
+
+	id, token := e.create(presence.ModePassive, 0)
+	if s := e.play(id, &session.Playback{Token: token, Frames: talk[10:40]}); s.Verdict.Decision != presence.DecisionRealFace {
+		t.Fatalf("first check: %s %s", s.Verdict.Decision, reasons(s.Verdict))
+	}
+	if _, err := e.svc.Delete(ctx, key, id); err != nil {
+		t.Fatal(err)
+	}
+	// The same frames streamed again, into a passive and an active session.
+	for _, mode := range []presence.Mode{presence.ModePassive, presence.ModeActive} {
+		id, token = e.create(mode, 0)
+		if s := e.play(id, &session.Playback{Token: token, Frames: talk[10:40]}); s.Verdict.Decision != presence.DecisionFake || reasons(s.Verdict) != "replayed_frame" {
+			t.Fatalf("%s replay after deletion: %s %s", mode, s.Verdict.Decision, reasons(s.Verdict))
+		}
+	}
+	// The same person, later in the clip: new frames, no replay.
+	id, token = e.create(presence.ModePassive, 0)
+	if s := e.play(id, &session.Playback{Token: token, Frames: talk[60:90]}); s.Verdict.Decision != presence.DecisionRealFace {
+		t.Fatalf("a later, live check: %s %s", s.Verdict.Decision, reasons(s.Verdict))
+	}
+
+	// An upload: the same JPEG in a second session, after the first was
+	// deleted, whatever the first verdict.
+	photo := presencetest.ReadFile(t, presencetest.DataFile(t, "fr_deepface_pairs/img1.jpg"))
+	id, token = e.create(presence.ModePassive, 0)
+	first, err := e.svc.SubmitFrames(ctx, id, token, []session.Frame{{Data: photo}})
+	if err != nil || first.Verdict.Decision != presence.DecisionRealFace {
+		t.Fatalf("first upload: %v %v", first, err)
+	}
+	e.svc.Delete(ctx, key, id)
+	id, token = e.create(presence.ModePassive, 0)
+	again, err := e.svc.SubmitFrames(ctx, id, token, []session.Frame{{Data: photo}})
+	if err != nil || again.Verdict.Decision != presence.DecisionFake || reasons(again.Verdict) != "replayed_frame" {
+		t.Fatalf("the same upload again: %v %v", again.Verdict, err)
+	}
+	// A frame of a deleted stream, uploaded.
+	id, token = e.create(presence.ModePassive, 0)
+	again, err = e.svc.SubmitFrames(ctx, id, token, []session.Frame{{Data: talk[11].Data}})
+	if err != nil || again.Verdict.Decision != presence.DecisionFake || reasons(again.Verdict) != "replayed_frame" {
+		t.Fatalf("a streamed frame uploaded: %v %v", again.Verdict, err)
+	}
+}

@@ -68,8 +68,8 @@ func (s *DB) ListAudit(ctx context.Context, afterID int64, limit int) ([]presenc
 func (s *DB) RecordMatch(ctx context.Context, r presence.AuditRecord, subjectID string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if subjectID != "" {
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET subject_id = ? WHERE id = ? AND subject_id = ''`), subjectID, r.SessionID); err != nil {
-				return translate(err, "session")
+			if err := s.linkSession(ctx, tx, r.SessionID, subjectID); err != nil {
+				return err
 			}
 		}
 		return s.appendAudit(ctx, tx, r)

@@ -113,10 +113,14 @@ func (s *DB) CompleteSession(ctx context.Context, c presence.Completion) error {
 		if n, _ := res.RowsAffected(); n != 1 {
 			return s.whyNotComplete(ctx, tx, c)
 		}
-		for _, h := range c.FrameHashes {
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO frame_hashes (session_id, seq, sha256, w0, w1, w2, w3, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-				c.SessionID, h.Seq, h.SHA256, int64(h.Perceptual[0]), int64(h.Perceptual[1]), int64(h.Perceptual[2]), int64(h.Perceptual[3]), millis(c.At)); err != nil {
-				return translate(err, "frame hash")
+		// The fingerprints carry the session's subject, so erasing the
+		// subject finds them after the session itself is gone.
+		for _, h := range c.Fingerprints {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO frame_fingerprints (session_id, seq, subject_id, sha256, w0, w1, w2, w3, created_at, expires_at)
+				VALUES (?, ?, (SELECT subject_id FROM sessions WHERE id = ?), ?, ?, ?, ?, ?, ?, ?)`),
+				c.SessionID, h.Seq, c.SessionID, h.SHA256, int64(h.Perceptual[0]), int64(h.Perceptual[1]), int64(h.Perceptual[2]), int64(h.Perceptual[3]),
+				millis(c.At), millis(c.FingerprintsExpire)); err != nil {
+				return translate(err, "frame fingerprint")
 			}
 		}
 		for _, img := range c.AuditImages {
@@ -143,38 +147,54 @@ func (s *DB) whyNotComplete(ctx context.Context, tx *sql.Tx, c presence.Completi
 	return presence.Errorf(presence.ErrSessionFinished, "the session has already ended; start a new session")
 }
 
-// SeenFrame finds a stored frame with the same bytes, or a perceptual hash
-// within maxDistance bits. Only distances up to 1 can use the index (such a
-// hash shares word 0 or word 1 exactly), so larger ones are refused.
-func (s *DB) SeenFrame(ctx context.Context, h presence.FrameHash, maxDistance int) (string, bool, error) {
+// SeenFrame finds the unexpired fingerprints with the same pixels, or a
+// perceptual hash within maxDistance bits. Only distances up to 1 can use
+// the index (such a hash shares word 0 or word 1 exactly), so larger ones
+// are refused.
+func (s *DB) SeenFrame(ctx context.Context, h presence.FrameHash, maxDistance int, now time.Time) ([]presence.Sighting, error) {
 	if maxDistance > 1 {
-		return "", false, presence.Errorf(presence.ErrInvalid, "frame hash distance above 1 is not indexed")
+		return nil, presence.Errorf(presence.ErrInvalid, "frame hash distance above 1 is not indexed")
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT session_id, sha256, w0, w1, w2, w3 FROM frame_hashes WHERE sha256 = ? OR w0 = ? OR w1 = ? LIMIT 50`),
-		h.SHA256, int64(h.Perceptual[0]), int64(h.Perceptual[1]))
-	if err != nil {
-		return "", false, translate(err, "frame hashes")
+	var out []presence.Sighting
+	scan := func(query string, args []any, keep func(presence.Sighting) bool) error {
+		rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+		if err != nil {
+			return translate(err, "frame fingerprints")
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var f presence.Sighting
+			var w [4]int64
+			if err := rows.Scan(&f.SessionID, &f.Seq, &w[0], &w[1], &w[2], &w[3]); err != nil {
+				return translate(err, "frame fingerprints")
+			}
+			for i := range w {
+				f.Perceptual[i] = uint64(w[i])
+			}
+			if keep(f) {
+				out = append(out, f)
+			}
+		}
+		return translate(rows.Err(), "frame fingerprints")
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var sha []byte
-		var w [4]int64
-		if err := rows.Scan(&id, &sha, &w[0], &w[1], &w[2], &w[3]); err != nil {
-			return "", false, translate(err, "frame hashes")
-		}
-		if string(sha) == string(h.SHA256) {
-			return id, true, nil
-		}
+	// Same pixels first and apart: a crowd of similar frames must not hide
+	// one.
+	const columns = `SELECT session_id, seq, w0, w1, w2, w3 FROM frame_fingerprints WHERE `
+	if err := scan(columns+`sha256 = ? AND expires_at > ? LIMIT 20`, []any{h.SHA256, millis(now)}, func(f presence.Sighting) bool {
+		f.Exact = true
+		out = append(out, f)
+		return false
+	}); err != nil {
+		return nil, err
+	}
+	err := scan(columns+`(w0 = ? OR w1 = ?) AND expires_at > ? LIMIT 200`, []any{int64(h.Perceptual[0]), int64(h.Perceptual[1]), millis(now)}, func(f presence.Sighting) bool {
 		d := 0
-		for i := range w {
-			d += bits.OnesCount64(uint64(w[i]) ^ h.Perceptual[i])
+		for i := range f.Perceptual {
+			d += bits.OnesCount64(f.Perceptual[i] ^ h.Perceptual[i])
 		}
-		if d <= maxDistance {
-			return id, true, nil
-		}
-	}
-	return "", false, translate(rows.Err(), "frame hashes")
+		return d <= maxDistance
+	})
+	return out, err
 }
 
 // AuditImages returns a session's evidence frames in order.
@@ -206,9 +226,6 @@ func (s *DB) DeleteSession(ctx context.Context, id string, rec presence.AuditRec
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT reference_template IS NOT NULL, probe_template IS NOT NULL FROM sessions WHERE id = ?`), id).Scan(&hasRef, &hasProbe); err != nil {
 			return translate(err, "session")
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM frame_hashes WHERE session_id = ?`), id); err != nil {
-			return translate(err, "frame hashes")
-		}
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM audit_images WHERE session_id = ?`), id)
 		if err != nil {
 			return translate(err, "audit images")
@@ -239,10 +256,8 @@ func (s *DB) ExpireSessions(ctx context.Context, now, purgeBefore time.Time) (ex
 		n, _ := res.RowsAffected()
 		expired = int(n)
 		cut := millis(purgeBefore)
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM frame_hashes WHERE session_id IN
-			(SELECT id FROM sessions WHERE (completed_at IS NOT NULL AND completed_at < ?) OR (status = ? AND expires_at < ?))`),
-			cut, presence.StatusExpired, cut); err != nil {
-			return translate(err, "frame hashes")
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM frame_fingerprints WHERE expires_at <= ?`), millis(now)); err != nil {
+			return translate(err, "frame fingerprints")
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM audit_images WHERE session_id IN
 			(SELECT id FROM sessions WHERE (completed_at IS NOT NULL AND completed_at < ?) OR (status = ? AND expires_at < ?))`),

@@ -370,37 +370,109 @@ func TestRateWindowsCountAcrossConnections(t *testing.T) {
 	})
 }
 
-func TestFrameHashesOfPassedSessions(t *testing.T) {
+func TestFrameFingerprints(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *DB) {
 		ctx := context.Background()
-		s.CreateSession(ctx, newSession("passed"))
-		c := completion("passed", presence.StatusCreated, t0.Add(time.Second))
-		c.FrameHashes = []presence.FrameHash{
+		s.CreateSession(ctx, newSession("failed"))
+		c := completion("failed", presence.StatusCreated, t0.Add(time.Second))
+		c.Verdict = verdict(presence.DecisionFake) // a failed check is remembered too
+		c.Fingerprints, c.FingerprintsExpire = []presence.FrameHash{
 			{Seq: 1, SHA256: hash("frame-1"), Perceptual: [4]uint64{1<<63 | 5, 7, 9, 11}},
 			{Seq: 6, SHA256: hash("frame-6"), Perceptual: [4]uint64{100, 200, 300, 400}},
-		}
+		}, t0.Add(30*24*time.Hour)
 		if err := s.CompleteSession(ctx, c); err != nil {
 			t.Fatal(err)
 		}
+		now := t0.Add(time.Minute)
 		for name, q := range map[string]struct {
-			h    presence.FrameHash
-			want bool
+			h     presence.FrameHash
+			want  bool
+			exact bool
 		}{
-			"same bytes":            {presence.FrameHash{SHA256: hash("frame-6"), Perceptual: [4]uint64{1, 2, 3, 4}}, true},
-			"same picture":          {presence.FrameHash{SHA256: hash("x"), Perceptual: [4]uint64{1<<63 | 5, 7, 9, 11}}, true},
-			"one bit off in word 3": {presence.FrameHash{SHA256: hash("x"), Perceptual: [4]uint64{100, 200, 300, 400 ^ 4}}, true},
-			"one bit off in word 0": {presence.FrameHash{SHA256: hash("x"), Perceptual: [4]uint64{1<<63 | 4, 7, 9, 11}}, true},
-			"two bits off":          {presence.FrameHash{SHA256: hash("x"), Perceptual: [4]uint64{1<<63 | 5, 7, 9, 8}}, false},
-			"unrelated":             {presence.FrameHash{SHA256: hash("y"), Perceptual: [4]uint64{42, 43, 44, 45}}, false},
+			"same bytes":            {presence.FrameHash{SHA256: hash("frame-6"), Perceptual: [4]uint64{1, 2, 3, 4}}, true, true},
+			"same picture":          {presence.FrameHash{SHA256: hash("x"), Perceptual: [4]uint64{1<<63 | 5, 7, 9, 11}}, true, false},
+			"one bit off in word 3": {presence.FrameHash{SHA256: hash("x"), Perceptual: [4]uint64{100, 200, 300, 400 ^ 4}}, true, false},
+			"one bit off in word 0": {presence.FrameHash{SHA256: hash("x"), Perceptual: [4]uint64{1<<63 | 4, 7, 9, 11}}, true, false},
+			"two bits off":          {presence.FrameHash{SHA256: hash("x"), Perceptual: [4]uint64{1<<63 | 5, 7, 9, 8}}, false, false},
+			"unrelated":             {presence.FrameHash{SHA256: hash("y"), Perceptual: [4]uint64{42, 43, 44, 45}}, false, false},
 		} {
-			id, found, err := s.SeenFrame(ctx, q.h, 1)
-			if err != nil || found != q.want || (found && id != "passed") {
-				t.Errorf("%s: %q %v %v, want %v", name, id, found, err, q.want)
+			got, err := s.SeenFrame(ctx, q.h, 1, now)
+			if err != nil || (len(got) == 1) != q.want || (q.want && (got[0].SessionID != "failed" || got[0].Exact != q.exact)) {
+				t.Errorf("%s: %+v %v, want %v (exact %v)", name, got, err, q.want, q.exact)
 			}
 		}
-		s.DeleteSession(ctx, "passed", presence.AuditRecord{})
-		if _, found, _ := s.SeenFrame(ctx, presence.FrameHash{SHA256: hash("frame-6")}, 1); found {
-			t.Error("hashes outlived their session")
+		// A relying party deleting the session keeps its fingerprints.
+		if _, err := s.DeleteSession(ctx, "failed", presence.AuditRecord{At: now, Action: presence.AuditSessionDeleted}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.SeenFrame(ctx, presence.FrameHash{SHA256: hash("frame-6")}, 1, now); len(got) != 1 {
+			t.Fatal("deleting the session deleted its fingerprints")
+		}
+		// They expire with their retention, and the sweep removes them.
+		if got, _ := s.SeenFrame(ctx, presence.FrameHash{SHA256: hash("frame-6")}, 1, t0.Add(31*24*time.Hour)); len(got) != 0 {
+			t.Fatal("an expired fingerprint was still seen")
+		}
+		if _, _, err := s.ExpireSessions(ctx, t0.Add(31*24*time.Hour), t0); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		s.db.QueryRow(`SELECT COUNT(*) FROM frame_fingerprints`).Scan(&n)
+		if n != 0 {
+			t.Fatalf("%d expired fingerprints left after the sweep", n)
+		}
+	})
+}
+
+func TestFrameFingerprintsGoWithTheirSubject(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		now := t0.Add(time.Minute)
+		s.CreateSubject(ctx, &presence.Subject{ID: "erin", CreatedAt: t0})
+		s.CreateSubject(ctx, &presence.Subject{ID: "fred", CreatedAt: t0})
+		finish := func(id, subject string, frame string) {
+			sess := newSession(id)
+			sess.SubjectID = subject
+			s.CreateSession(ctx, sess)
+			c := completion(id, presence.StatusCreated, t0.Add(time.Second))
+			c.Fingerprints, c.FingerprintsExpire = []presence.FrameHash{{Seq: 1, SHA256: hash(frame), Perceptual: [4]uint64{uint64(len(frame)), 1, 2, 3}}}, t0.Add(time.Hour)
+			if err := s.CompleteSession(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seen := func(frame string) bool {
+			got, err := s.SeenFrame(ctx, presence.FrameHash{SHA256: hash(frame), Perceptual: [4]uint64{^uint64(0), 0, 0, 0}}, 1, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(got) > 0
+		}
+		finish("named", "erin", "a")    // named erin as its reference
+		finish("matched", "", "bb")     // matched erin later, then deleted
+		finish("enrolled", "", "ccc")   // enrolled erin, then deleted
+		finish("other", "fred", "dddd") // someone else's
+		finish("nobody", "", "eeeee")   // nobody's
+		if err := s.RecordMatch(ctx, presence.AuditRecord{At: now, Action: presence.AuditVerified, SessionID: "matched"}, "erin"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddTemplate(ctx, &presence.Template{SubjectID: "erin", Sealed: []byte("t"), SessionID: "enrolled", CreatedAt: now}, 10, presence.AuditRecord{At: now, Action: presence.AuditEnrolled}); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"matched", "enrolled"} {
+			if _, err := s.DeleteSession(ctx, id, presence.AuditRecord{At: now, Action: presence.AuditSessionDeleted}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		erased, err := s.DeleteSubject(ctx, "erin", presence.AuditRecord{At: now, Action: presence.AuditSubjectDeleted, SubjectID: "erin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if erased.FrameFingerprints != 3 {
+			t.Errorf("erased %d fingerprints, want 3", erased.FrameFingerprints)
+		}
+		for frame, want := range map[string]bool{"a": false, "bb": false, "ccc": false, "dddd": true, "eeeee": true} {
+			if seen(frame) != want {
+				t.Errorf("frame %q seen %v after erin's erasure, want %v", frame, !want, want)
+			}
 		}
 	})
 }

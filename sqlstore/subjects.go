@@ -67,8 +67,8 @@ func (s *DB) AddTemplate(ctx context.Context, t *presence.Template, max int, rec
 		// The session enrolled from now belongs to the subject: erasing the
 		// subject erases it too.
 		if t.SessionID != "" {
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET subject_id = ? WHERE id = ? AND subject_id = ''`), t.SubjectID, t.SessionID); err != nil {
-				return translate(err, "session")
+			if err := s.linkSession(ctx, tx, t.SessionID, t.SubjectID); err != nil {
+				return err
 			}
 		}
 		return s.appendAudit(ctx, tx, rec)
@@ -153,9 +153,12 @@ func (s *DB) DeleteSubject(ctx context.Context, id string, rec presence.AuditRec
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM sessions WHERE subject_id = ? AND probe_template IS NOT NULL`), id).Scan(&erased.ProbeTemplates); err != nil {
 			return translate(err, "sessions")
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM frame_hashes WHERE `+ofSubject), id); err != nil {
-			return translate(err, "frame hashes")
+		res, err = tx.ExecContext(ctx, s.q(`DELETE FROM frame_fingerprints WHERE subject_id = ? OR `+ofSubject), id, id)
+		if err != nil {
+			return translate(err, "frame fingerprints")
 		}
+		n, _ = res.RowsAffected()
+		erased.FrameFingerprints = int(n)
 		res, err = tx.ExecContext(ctx, s.q(`DELETE FROM audit_images WHERE `+ofSubject), id)
 		if err != nil {
 			return translate(err, "audit images")
@@ -174,6 +177,16 @@ func (s *DB) DeleteSubject(ctx context.Context, id string, rec presence.AuditRec
 		return s.appendAudit(ctx, tx, rec)
 	})
 	return erased, err
+}
+
+// linkSession makes a session, and the fingerprints of its frames, the
+// subject's, unless they already belong to one.
+func (s *DB) linkSession(ctx context.Context, tx *sql.Tx, sessionID, subjectID string) error {
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET subject_id = ? WHERE id = ? AND subject_id = ''`), subjectID, sessionID); err != nil {
+		return translate(err, "session")
+	}
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE frame_fingerprints SET subject_id = ? WHERE session_id = ? AND subject_id = ''`), subjectID, sessionID)
+	return translate(err, "frame fingerprints")
 }
 
 func (s *DB) subjectTx(ctx context.Context, tx *sql.Tx, id string) (string, error) {

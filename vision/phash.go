@@ -1,6 +1,7 @@
 package vision
 
 import (
+	"crypto/sha256"
 	"math/bits"
 	"sort"
 
@@ -59,4 +60,34 @@ func (h Hash) Distance(o Hash) int {
 		n += bits.OnesCount64(h[i] ^ o[i])
 	}
 	return n
+}
+
+// PixelDigest is the SHA-256 of a frame's decoded pixels (up to 128 rows
+// spread over the frame, as stored: orientation tags do not change it). A
+// camera never delivers the same pixels twice (its noise differs from
+// frame to frame), while a frame replayed keeps them even when its file
+// is re-wrapped (new metadata, other markers); re-encoding changes them,
+// which the perceptual hash is for.
+func PixelDigest(img *presence.Image) [32]byte {
+	h := sha256.New()
+	rows := func(plane []uint8, stride, height, width int) {
+		step := max(1, height/128)
+		for y := 0; y < height; y += step {
+			h.Write(plane[y*stride : y*stride+width])
+		}
+	}
+	if ycc := img.YCbCr; ycc != nil {
+		w, ht := ycc.Rect.Dx(), ycc.Rect.Dy()
+		rows(ycc.Y, ycc.YStride, ht, w)
+		cb := ycc.COffset(ycc.Rect.Max.X-1, ycc.Rect.Max.Y-1) - ycc.COffset(ycc.Rect.Min.X, ycc.Rect.Max.Y-1) + 1
+		ch := (ycc.COffset(ycc.Rect.Min.X, ycc.Rect.Max.Y-1)-ycc.COffset(ycc.Rect.Min.X, ycc.Rect.Min.Y))/max(ycc.CStride, 1) + 1
+		base := ycc.COffset(ycc.Rect.Min.X, ycc.Rect.Min.Y)
+		rows(ycc.Cb[base:], ycc.CStride, ch, cb)
+		rows(ycc.Cr[base:], ycc.CStride, ch, cb)
+	} else {
+		rows(img.Pix, 3*img.Width, img.Height, 3*img.Width)
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"presence/httpapi/apitest"
 	"presence/liveness"
 	"presence/presencetest"
+	"presence/session"
 	"presence/webapp"
 	"presence/webapp/account"
 	"presence/webapp/accountsql"
@@ -156,7 +158,18 @@ func (b *browser) faceCheck(kind, username, photo string) apiResult {
 	if !start.OK {
 		return start
 	}
-	frame := presencetest.ReadFile(b.t, presencetest.DataFile(b.t, "fr_deepface_pairs/"+photo))
+	// Each check is a new capture of the photo, as from a camera: the
+	// same pixels again would be refused as a replay.
+	frame := presencetest.Recapture(b.t, presencetest.ReadFile(b.t, presencetest.DataFile(b.t, "fr_deepface_pairs/"+photo)), int(captures.Add(1)))
+	return b.sendFrame(start, frame)
+}
+
+// captures numbers the recaptures of test photos.
+var captures atomic.Int64
+
+// sendFrame posts one frame as the device of an attempt, and finishes it.
+func (b *browser) sendFrame(start apiResult, frame []byte) apiResult {
+	b.t.Helper()
 	req, _ := http.NewRequest("POST", b.url+"/v1/sessions/"+start.SessionID+"/frames", bytes.NewReader(frame))
 	req.Header.Set("Authorization", "Bearer "+start.ClientToken)
 	req.Header.Set("Content-Type", "image/jpeg")
@@ -476,4 +489,59 @@ func enrolOutsideTheApp(t *testing.T, e *appEnv, subject, photo string) {
 	}
 	call("POST", "/v1/subjects", `{"id":"`+subject+`"}`)
 	call("POST", "/v1/subjects/"+subject+"/enrol", `{"session_id":"`+created["id"].(string)+`"}`)
+}
+
+// The attack of issue 15: the frames a person registered with, replayed
+// byte for byte from another browser after the app deleted their session,
+// log in neither by username nor by face; the same person with a new
+// capture does.
+func TestRegistrationReplayedIntoBothLogins(t *testing.T) {
+	t.Run("upload", func(t *testing.T) {
+		e := newAppEnv(t, appOptions{mode: "passive"})
+		recorded := presencetest.Recapture(t, presencetest.ReadFile(t, presencetest.DataFile(t, "fr_deepface_pairs/img1.jpg")), int(captures.Add(1)))
+		alice := newBrowser(t, e.URL)
+		start := alice.api("/app/api/start", map[string]string{"kind": "register", "username": "alice"})
+		if r := alice.sendFrame(start, recorded); !r.OK {
+			t.Fatalf("register: %+v", r.Screen)
+		}
+		if _, err := e.Store.Session(context.Background(), start.SessionID); presence.ErrorCodeOf(err) != presence.ErrNotFound {
+			t.Fatalf("the app kept the registration session: %v", err)
+		}
+		for _, login := range []map[string]string{{"kind": "login", "username": "alice"}, {"kind": "face_login"}} {
+			thief := newBrowser(t, e.URL)
+			start := thief.api("/app/api/start", login)
+			if r := thief.sendFrame(start, recorded); r.OK || screenCode(r) != "spoof" {
+				t.Fatalf("%s with the registration frame: %+v %+v", login["kind"], r, r.Screen)
+			}
+		}
+		if r := newBrowser(t, e.URL).faceCheck("login", "alice", "img1.jpg"); !r.OK {
+			t.Fatalf("alice again, a new capture: %+v", r.Screen)
+		}
+	})
+	t.Run("stream", func(t *testing.T) {
+		e := newAppEnv(t, appOptions{mode: "passive"})
+		var frames []session.RecordedFrame
+		for i, f := range presencetest.Frames(t, "video_live/blink_talking_1face_720p.mp4", 10, 640) {
+			frames = append(frames, session.RecordedFrame{At: time.Duration(i) * 100 * time.Millisecond, Data: presencetest.ReadFile(t, f)})
+		}
+		stream := func(b *browser, start apiResult, frames []session.RecordedFrame) apiResult {
+			t.Helper()
+			e.Sessions.Stream(context.Background(), start.SessionID, &session.Playback{Clock: e.Clock.(*clock.Virtual), Token: start.ClientToken, Frames: frames})
+			return b.api("/app/api/attempts/"+start.Attempt+"/finish", nil)
+		}
+		talker := newBrowser(t, e.URL)
+		recording := frames[10:40]
+		if r := stream(talker, talker.api("/app/api/start", map[string]string{"kind": "register", "username": "talker"}), recording); !r.OK {
+			t.Fatalf("register: %+v", r.Screen)
+		}
+		for _, login := range []map[string]string{{"kind": "login", "username": "talker"}, {"kind": "face_login"}} {
+			thief := newBrowser(t, e.URL)
+			if r := stream(thief, thief.api("/app/api/start", login), recording); r.OK || screenCode(r) != "spoof" {
+				t.Fatalf("%s with the registration recording: %+v %+v", login["kind"], r, r.Screen)
+			}
+		}
+		if r := stream(talker, talker.api("/app/api/start", map[string]string{"kind": "login", "username": "talker"}), frames[60:90]); !r.OK {
+			t.Fatalf("the talker again, later: %+v", r.Screen)
+		}
+	})
 }
