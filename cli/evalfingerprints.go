@@ -114,4 +114,3 @@ func asImage(img *presence.Image) image.Image {
 	}
 	return rgba
 }
-

@@ -41,9 +41,8 @@ type PacedConn interface {
 
 // Protocol limits of a stream.
 const (
-	helloTimeout   = 10 * time.Second
-	maxStreamFPS   = 10
-
+	helloTimeout = 10 * time.Second
+	maxStreamFPS = 10
 )
 
 // streamError is the message a refused stream gets before it is closed.
@@ -150,11 +149,11 @@ type stream struct {
 	judge liveness.Judge
 	guard *liveness.StreamGuard
 
-	timings   presence.Timings
-	audit     []presence.AuditImage
-	keep      []presence.FrameHash
-	replays   *liveness.ReplayTally
-	deadline  time.Duration
+	timings  presence.Timings
+	audit    []presence.AuditImage
+	keep     []presence.FrameHash
+	replays  *liveness.ReplayTally
+	deadline time.Duration
 }
 
 func (st *stream) setUp() error {
