@@ -124,7 +124,6 @@ func TestSweepAppliesRetention(t *testing.T) {
 	}
 }
 
-
 // TestUploadDecodeBudget: five frames that would take 315 MB to decode
 // together are refused from their headers before any is decoded, and the
 // session's token stays valid (a 1.9 MB request of such frames reached

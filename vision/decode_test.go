@@ -286,7 +286,6 @@ func TestDecodeEveryDevImage(t *testing.T) {
 	}
 }
 
-
 // TestDecodeMemoryIsBoundedByTheHeader: a small 16-bit PNG of many pixels
 // is refused from its header, before any pixel is allocated (it took the
 // server from 139 to 895 MB); an 8-bit image of the same size, within the

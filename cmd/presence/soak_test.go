@@ -256,4 +256,3 @@ func rssMB(t *testing.T, n *node) int {
 	}
 	return 0
 }
-
