@@ -33,8 +33,20 @@ const (
 	ReasonTooFewFrames    ReasonCode = "too_few_frames"
 	ReasonReplayedFrame   ReasonCode = "replayed_frame"
 	ReasonTimingAnomaly   ReasonCode = "timing_anomaly"
-	ReasonConnectionLost  ReasonCode = "connection_lost"
-	ReasonSessionTimeout  ReasonCode = "session_timeout"
+	// ReasonInjectionSuspected: the device reported a known virtual
+	// camera and the relying party refuses them.
+	ReasonInjectionSuspected ReasonCode = "injection_suspected"
+	// ReasonLightMismatch: the light on the face did not follow the
+	// colours the screen showed (light challenge).
+	ReasonLightMismatch ReasonCode = "light_mismatch"
+	// ReasonLightUnmeasurable: the screen's light could not be measured on
+	// the face (bright daylight, a dim screen): inconclusive.
+	ReasonLightUnmeasurable ReasonCode = "light_unmeasurable"
+	// ReasonFlatFace: during a head turn the face moved as a flat picture
+	// does, not as a head.
+	ReasonFlatFace       ReasonCode = "flat_face"
+	ReasonConnectionLost ReasonCode = "connection_lost"
+	ReasonSessionTimeout ReasonCode = "session_timeout"
 )
 
 // Reason is a code with the short sentence a person in front of the camera
@@ -70,10 +82,14 @@ var reasonMessages = map[ReasonCode]string{
 	ReasonTooFewFrames:      "Hold still and keep looking at the camera",
 	// Replay and timing findings get the spoof message: details would
 	// coach an attacker.
-	ReasonReplayedFrame:  "We could not confirm a live person",
-	ReasonTimingAnomaly:  "We could not confirm a live person",
-	ReasonConnectionLost: "The connection was lost; please try again",
-	ReasonSessionTimeout: "Time is up; please try again",
+	ReasonReplayedFrame:      "We could not confirm a live person",
+	ReasonTimingAnomaly:      "We could not confirm a live person",
+	ReasonInjectionSuspected: "We could not confirm a live person",
+	ReasonLightMismatch:      "We could not confirm a live person",
+	ReasonFlatFace:           "We could not confirm a live person",
+	ReasonLightUnmeasurable:  "Turn up your screen brightness and move out of direct sunlight",
+	ReasonConnectionLost:     "The connection was lost; please try again",
+	ReasonSessionTimeout:     "Time is up; please try again",
 }
 
 // NewReason returns the reason for code with its standard message. Every

@@ -54,7 +54,10 @@ type Session struct {
 	ProbeTemplate []byte
 	// Challenge is the active-mode plan (steps and nonce), JSON, fixed at
 	// creation.
-	Challenge   []byte
+	Challenge []byte
+	// Capture says how the session's frames may arrive, fixed at
+	// creation from its key's policy and the request.
+	Capture     CapturePolicy
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 	CompletedAt *time.Time
@@ -106,6 +109,8 @@ type Verdict struct {
 	Timings  Timings        `json:"timings"`
 	// Challenge is the active-mode transcript (steps, outcome), JSON.
 	Challenge []byte `json:"challenge,omitempty"`
+	// Capture is how the frames arrived.
+	Capture *CaptureReport `json:"capture,omitempty"`
 }
 
 // AuditImage is a frame kept as evidence because the session asked for it.
@@ -117,11 +122,91 @@ type AuditImage struct {
 	CreatedAt   time.Time
 }
 
+// How frames may reach a session.
+const (
+	// FramesStream: only over the capture SDK's WebSocket stream.
+	FramesStream = "stream"
+	// FramesAny: uploads too (passive checks; active checks always
+	// stream).
+	FramesAny = "any"
+)
+
+// CapturePolicy is what a relying party accepts as a capture. Signals the
+// device reports about its camera raise the cost of an attack and prove
+// nothing: a modified client reports what it likes (docs/active.md).
+type CapturePolicy struct {
+	// Frames is FramesStream or FramesAny (empty: any).
+	Frames string `json:"frames,omitempty"`
+	// RefuseVirtualCameras ends a stream whose device reports a known
+	// virtual camera as fake, injection_suspected.
+	RefuseVirtualCameras bool `json:"refuse_virtual_cameras,omitempty"`
+}
+
+// UploadsAllowed says whether frames may be uploaded.
+func (p CapturePolicy) UploadsAllowed() bool { return p.Frames != FramesStream }
+
+// Validate checks the policy's values.
+func (p CapturePolicy) Validate() error {
+	if p.Frames != "" && p.Frames != FramesStream && p.Frames != FramesAny {
+		return Errorf(ErrInvalid, "capture.frames must be %q or %q", FramesStream, FramesAny)
+	}
+	return nil
+}
+
+// Within returns req applied on top of p, refusing anything wider than p:
+// a session may ask for less than its key allows, never more.
+func (p CapturePolicy) Within(req *CapturePolicy) (CapturePolicy, error) {
+	if req == nil {
+		return p, nil
+	}
+	if err := req.Validate(); err != nil {
+		return p, err
+	}
+	out := p
+	switch {
+	case req.Frames == FramesAny && !p.UploadsAllowed():
+		return p, Errorf(ErrForbidden, "this API key accepts frames from the capture SDK's stream only; capture.frames %q is not allowed", FramesAny)
+	case req.Frames != "":
+		out.Frames = req.Frames
+	}
+	if !req.RefuseVirtualCameras && p.RefuseVirtualCameras {
+		// Omitting it keeps the key's: only an explicit false could
+		// widen, and JSON cannot tell the two apart here.
+		return out, nil
+	}
+	out.RefuseVirtualCameras = out.RefuseVirtualCameras || req.RefuseVirtualCameras
+	return out, nil
+}
+
+// CaptureReport is what the verdict records of how frames arrived: the
+// source, what the device said about its camera (Reported false when it
+// said nothing), and what the server measured.
+type CaptureReport struct {
+	Source     string  `json:"source"` // "stream" or "upload"
+	Reported   bool    `json:"device_reported"`
+	Label      string  `json:"label,omitempty"`
+	Width      int     `json:"width,omitempty"`
+	Height     int     `json:"height,omitempty"`
+	FrameRate  float64 `json:"frame_rate,omitempty"`
+	FacingMode string  `json:"facing_mode,omitempty"`
+	// VirtualCamera names the known virtual camera the label matched.
+	VirtualCamera string `json:"virtual_camera,omitempty"`
+	// MeasuredFrameIntervalMS is the median time between the capture
+	// times of consecutive frames, as stamped by the device.
+	MeasuredFrameIntervalMS float64 `json:"measured_frame_interval_ms,omitempty"`
+}
+
+// KeyPolicy is what an API key allows and asks of its sessions.
+type KeyPolicy struct {
+	Capture CapturePolicy `json:"capture"`
+}
+
 // APIKey authenticates a relying party's backend. Only the SHA-256 of its
 // secret is stored.
 type APIKey struct {
 	ID         string
 	Name       string
+	Policy     KeyPolicy
 	SecretHash []byte
 	CreatedAt  time.Time
 	LastUsedAt *time.Time
@@ -239,6 +324,7 @@ type KeyStore interface {
 	APIKey(ctx context.Context, id string) (*APIKey, error)
 	ListAPIKeys(ctx context.Context) ([]*APIKey, error)
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+	SetAPIKeyPolicy(ctx context.Context, id string, p KeyPolicy) error
 	TouchAPIKey(ctx context.Context, id string, at time.Time) error
 }
 

@@ -2,21 +2,26 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"text/tabwriter"
 	"time"
 
+	"presence"
 	"presence/session"
 )
 
 func runAPIKey(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "create" && args[0] != "list" && args[0] != "revoke") {
-		fmt.Fprintln(stderr, "Usage: presence apikey create --name NAME [--quiet]   make a key (shown once; only its hash is stored)")
-		fmt.Fprintln(stderr, "       presence apikey list                          list keys")
+	if len(args) == 0 || (args[0] != "create" && args[0] != "list" && args[0] != "revoke" && args[0] != "policy") {
+		fmt.Fprintln(stderr, "Usage: presence apikey create --name NAME [--frames stream|any] [--refuse-virtual-cameras] [--quiet]")
+		fmt.Fprintln(stderr, "                                                     make a key (shown once; only its hash is stored)")
+		fmt.Fprintln(stderr, "       presence apikey list                          list keys and their capture policies")
+		fmt.Fprintln(stderr, "       presence apikey policy ID [--frames stream|any] [--refuse-virtual-cameras=true|false]")
+		fmt.Fprintln(stderr, "                                                     change a key's capture policy (new sessions only)")
 		fmt.Fprintln(stderr, "       presence apikey revoke ID                     revoke a key")
-		return usageError("apikey needs create, list or revoke")
+		return usageError("apikey needs create, list, policy or revoke")
 	}
 	sub := args[0]
 	cfg := DefaultConfig()
@@ -25,6 +30,8 @@ func runAPIKey(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "SQLite file or postgres:// URL (env PRESENCE_DB)")
 	name := fs.String("name", "", "create: what the key is for")
 	quiet := fs.Bool("quiet", false, "create: print only the key")
+	frames := fs.String("frames", "", `create, policy: how frames may arrive: "stream" (the capture SDK's stream only) or "any" (passive checks may upload too; the default)`)
+	refuseVirtual := fs.Bool("refuse-virtual-cameras", false, "create, policy: end streams from devices reporting a known virtual camera as fake (injection_suspected)")
 	if err := cfg.load(fs, args[1:], os.Getenv); err != nil {
 		return usageError("%v", err)
 	}
@@ -40,7 +47,7 @@ func runAPIKey(args []string, stdout, stderr io.Writer) error {
 		if *name == "" {
 			return usageError("apikey create needs --name")
 		}
-		text, k, err := svc.CreateAPIKey(ctx, *name)
+		text, k, err := svc.CreateAPIKeyWithPolicy(ctx, *name, presence.KeyPolicy{Capture: presence.CapturePolicy{Frames: *frames, RefuseVirtualCameras: *refuseVirtual}})
 		if err != nil {
 			return err
 		}
@@ -56,11 +63,34 @@ func runAPIKey(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tCREATED\tLAST USED\tREVOKED")
+		fmt.Fprintln(tw, "ID\tNAME\tCREATED\tLAST USED\tREVOKED\tCAPTURE")
 		for _, k := range keys {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.CreatedAt.Format(time.RFC3339), stamp(k.LastUsedAt), stamp(k.RevokedAt))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.CreatedAt.Format(time.RFC3339), stamp(k.LastUsedAt), stamp(k.RevokedAt), describeCapture(k.Policy.Capture))
 		}
 		tw.Flush()
+	case "policy":
+		if fs.NArg() != 1 {
+			return usageError("apikey policy needs the key ID (see `presence apikey list`)")
+		}
+		k, err := store.APIKey(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "frames":
+				k.Policy.Capture.Frames = *frames
+			case "refuse-virtual-cameras":
+				k.Policy.Capture.RefuseVirtualCameras = *refuseVirtual
+			}
+		})
+		if err := k.Policy.Capture.Validate(); err != nil {
+			return usageError("%s", presence.ErrorMessage(err))
+		}
+		if err := store.SetAPIKeyPolicy(ctx, k.ID, k.Policy); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "API key %s: %s (sessions created from now on)\n", k.ID, describeCapture(k.Policy.Capture))
 	case "revoke":
 		if fs.NArg() != 1 {
 			return usageError("apikey revoke needs the key ID (see `presence apikey list`)")
@@ -78,4 +108,16 @@ func stamp(t *time.Time) string {
 		return "-"
 	}
 	return t.Format(time.RFC3339)
+}
+
+// describeCapture says a capture policy in a few words.
+func describeCapture(p presence.CapturePolicy) string {
+	out := "stream or upload"
+	if !p.UploadsAllowed() {
+		out = "stream only"
+	}
+	if p.RefuseVirtualCameras {
+		out += ", no virtual cameras"
+	}
+	return out
 }

@@ -25,6 +25,9 @@ func runEvalFingerprints(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "reports/fingerprints", "write PREFIX.json and PREFIX.html")
 	segment := fs.Duration("segment", 3*time.Second, "length of one session cut from a clip")
 	gap := fs.Duration("gap", 0, "least time between two sessions cut from one clip")
+	rule := liveness.DefaultGuardRule()
+	fs.IntVar(&rule.SimilarFrames, "similar-frames", rule.SimilarFrames, "frames in a row that must repeat an earlier session's, in order")
+	fs.IntVar(&rule.SimilarAmbiguity, "similar-ambiguity", rule.SimilarAmbiguity, "most earlier frames one frame may resemble and still count")
 	footage := fs.String("footage", "subject", "labels.csv column naming the recording a clip was made from (clips sharing it are reported apart)")
 	if err := fs.Parse(args); err != nil {
 		return usageError("%v", err)
@@ -63,7 +66,7 @@ func runEvalFingerprints(args []string, stdout, stderr io.Writer) error {
 			delete(cache.frames, s.File) // the hashes are all that is needed
 		}
 	}
-	r := eval.RunFingerprints(clips, eval.FingerprintStudy{Rule: liveness.DefaultGuardRule(), Segment: *segment, Gap: *gap})
+	r := eval.RunFingerprints(clips, eval.FingerprintStudy{Rule: rule, Segment: *segment, Gap: *gap})
 	r.Generated = time.Now().UTC().Format(time.RFC3339)
 	if err := writeReport(*out, r); err != nil {
 		return err

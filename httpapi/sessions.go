@@ -69,6 +69,10 @@ type createRequest struct {
 	AuditImages    int           `json:"audit_images"`
 	TTLSeconds     int           `json:"ttl_seconds"`
 	CorrelationID  string        `json:"correlation_id"`
+	// Capture narrows the key's capture policy for this session.
+	Capture *presence.CapturePolicy `json:"capture"`
+	// LightChallenge asks for the light challenge (streams only).
+	LightChallenge bool `json:"light_challenge"`
 }
 
 type createResponse struct {
@@ -99,7 +103,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, key *pres
 	ttl := time.Duration(min(max(req.TTLSeconds, -1), maxTTLSeconds)) * time.Second
 	created, err := s.cfg.Sessions.Create(r.Context(), key, session.CreateRequest{
 		Mode: req.Mode, ReferenceImage: ref, SubjectID: req.SubjectID, AuditImages: req.AuditImages,
-		TTL: ttl, CorrelationID: req.CorrelationID,
+		TTL: ttl, CorrelationID: req.CorrelationID, Capture: req.Capture, Light: req.LightChallenge,
 	})
 	if err != nil {
 		writeError(w, r, s.cfg.Log, err)
@@ -203,6 +207,7 @@ type sessionResponse struct {
 	Models        []presence.ModelVersion `json:"models,omitempty"`
 	Timings       *presence.Timings       `json:"timings,omitempty"`
 	Challenge     json.RawMessage         `json:"challenge,omitempty"`
+	Capture       *presence.CaptureReport `json:"capture,omitempty"`
 }
 
 type auditImage struct {
@@ -222,6 +227,7 @@ func toResponse(v *session.View) sessionResponse {
 		if len(vd.Challenge) > 0 {
 			out.Challenge = vd.Challenge
 		}
+		out.Capture = vd.Capture
 	}
 	for _, img := range v.AuditImages {
 		out.AuditImages = append(out.AuditImages, auditImage{Index: img.Index, ContentType: img.ContentType, Data: base64.StdEncoding.EncodeToString(img.Data)})

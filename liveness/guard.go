@@ -56,6 +56,10 @@ type GuardRule struct {
 	// alone are not: a still person before the same background comes
 	// within a bit of their earlier frames (docs/active.md).
 	SimilarFrames int
+	// SimilarAmbiguity is the most frames of one earlier session a frame
+	// may resemble and still count as repeating one of them: a frame like
+	// many is a still scene seen again, not a recording.
+	SimilarAmbiguity int
 }
 
 // DefaultGuardRule is measured on the dev clips (docs/active.md): in the
@@ -63,7 +67,7 @@ type GuardRule struct {
 // after the scene had moved 4 bits away; re-encoding a frame moved it at
 // most 4 bits, consecutive frames of a talking head about 4.
 func DefaultGuardRule() GuardRule {
-	return GuardRule{ClockSlack: time.Second, MaxGap: 5 * time.Second, FrozenFrames: 10, FrozenSpan: time.Second, LoopDistance: 1, LoopAge: 2 * time.Second, LoopMoved: 6, LoopFrames: 3, SimilarFrames: 3}
+	return GuardRule{ClockSlack: time.Second, MaxGap: 5 * time.Second, FrozenFrames: 10, FrozenSpan: time.Second, LoopDistance: 1, LoopAge: 2 * time.Second, LoopMoved: 6, LoopFrames: 3, SimilarFrames: 4, SimilarAmbiguity: 2}
 }
 
 // firstFrameGrace is how long after the first frame the timing baseline
@@ -210,10 +214,6 @@ type replayRun struct {
 	first  vision.Hash
 }
 
-// maxSightingsPerFrame is the most frames of one earlier session a frame
-// may resemble and still count as repeating one of them.
-const maxSightingsPerFrame = 2
-
 // NewReplayTally tallies for session self under rule.
 func NewReplayTally(self string, rule GuardRule) *ReplayTally {
 	return &ReplayTally{rule: rule, self: self}
@@ -236,7 +236,7 @@ func (t *ReplayTally) Add(sightings []presence.Sighting) (string, bool) {
 		// A frame like several of one session's frames is a still scene
 		// seen again, not a recording: a replay repeats one frame, or two
 		// where the recording barely moved.
-		if s.SessionID == t.self || perSession[s.SessionID] > maxSightingsPerFrame {
+		if s.SessionID == t.self || perSession[s.SessionID] > max(t.rule.SimilarAmbiguity, 1) {
 			continue
 		}
 		key := sightingKey{s.SessionID, s.Seq}

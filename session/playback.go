@@ -36,6 +36,9 @@ type Playback struct {
 	// Nonce, when set, replaces the one the server gave (a stream bound to
 	// another session).
 	Nonce string
+	// Camera is what the device reports about its camera in the hello, as
+	// the capture SDK does (nil: nothing).
+	Camera map[string]any
 
 	mu       sync.Mutex
 	events   []map[string]any
@@ -59,7 +62,11 @@ func (p *Playback) Read(ctx context.Context) (bool, []byte, error) {
 	if !p.helloed {
 		p.helloed = true
 		p.mu.Unlock()
-		hello, _ := json.Marshal(map[string]string{"type": "hello", "token": p.Token})
+		msg := map[string]any{"type": "hello", "token": p.Token}
+		if p.Camera != nil {
+			msg["camera"] = p.Camera
+		}
+		hello, _ := json.Marshal(msg)
 		return false, hello, nil
 	}
 	first := p.sent == 0 && p.idled == 0

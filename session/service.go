@@ -186,13 +186,21 @@ func secretHash(s string) []byte {
 // CreateAPIKey makes a key; the returned text is shown once and only its
 // hash is stored.
 func (s *Service) CreateAPIKey(ctx context.Context, name string) (string, *presence.APIKey, error) {
+	return s.CreateAPIKeyWithPolicy(ctx, name, presence.KeyPolicy{})
+}
+
+// CreateAPIKeyWithPolicy creates a key with its policy.
+func (s *Service) CreateAPIKeyWithPolicy(ctx context.Context, name string, policy presence.KeyPolicy) (string, *presence.APIKey, error) {
+	if err := policy.Capture.Validate(); err != nil {
+		return "", nil, err
+	}
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 100 {
 		return "", nil, presence.Errorf(presence.ErrInvalid, "a key needs a name of 1-100 characters")
 	}
 	id := randomID("", 10)
 	secret := base64.RawURLEncoding.EncodeToString(mustRandom(32))
-	k := &presence.APIKey{ID: id, Name: name, SecretHash: secretHash(secret), CreatedAt: s.cfg.Clock.Now().UTC()}
+	k := &presence.APIKey{ID: id, Name: name, Policy: policy, SecretHash: secretHash(secret), CreatedAt: s.cfg.Clock.Now().UTC()}
 	if err := s.cfg.Store.CreateAPIKey(ctx, k); err != nil {
 		return "", nil, err
 	}
@@ -247,6 +255,10 @@ type CreateRequest struct {
 	AuditImages    int
 	TTL            time.Duration
 	CorrelationID  string
+	// Capture narrows the key's capture policy for this session.
+	Capture *presence.CapturePolicy
+	// Light asks for the light challenge (docs/active.md).
+	Light bool
 }
 
 // Created is a new session with its client token, shown once.
@@ -283,6 +295,10 @@ func (s *Service) Create(ctx context.Context, key *presence.APIKey, req CreateRe
 			return nil, err
 		}
 	}
+	capture, err := key.Policy.Capture.Within(req.Capture)
+	if err != nil {
+		return nil, err
+	}
 	ttl := req.TTL
 	if ttl == 0 {
 		ttl = s.cfg.DefaultTTL
@@ -298,6 +314,7 @@ func (s *Service) Create(ctx context.Context, key *presence.APIKey, req CreateRe
 		APIKeyID:        key.ID,
 		ClientTokenHash: secretHash(token),
 		SubjectID:       req.SubjectID,
+		Capture:         capture,
 		CreatedAt:       now,
 		ExpiresAt:       now.Add(ttl),
 	}
@@ -448,6 +465,9 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 	if sess.Mode != presence.ModePassive {
 		return nil, presence.Errorf(presence.ErrInvalid, "an active session streams its frames over the WebSocket")
 	}
+	if !sess.Capture.UploadsAllowed() {
+		return nil, presence.Errorf(presence.ErrForbidden, "this session accepts frames from the capture SDK's stream only (the relying party's capture policy)")
+	}
 	if len(frames) == 0 {
 		return nil, presence.Errorf(presence.ErrInvalid, "no frame in the request")
 	}
@@ -491,6 +511,7 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 	} else if verdict, probe, faces, err = s.judgePassive(ctx, sess, images, decode); err != nil {
 		return nil, err
 	}
+	verdict.Capture = &presence.CaptureReport{Source: "upload"}
 	// Frames of one face only: frames of an empty scene would match the
 	// next person's empty scene.
 	var keep []presence.FrameHash

@@ -110,8 +110,9 @@ func (s *Service) Stream(ctx context.Context, id string, conn StreamConn) error 
 		return err
 	}
 	var hello struct {
-		Type  string `json:"type"`
-		Token string `json:"token"`
+		Type   string        `json:"type"`
+		Token  string        `json:"token"`
+		Camera *cameraReport `json:"camera"`
 	}
 	if isBinary || json.Unmarshal(msg, &hello) != nil || hello.Type != "hello" {
 		return sendError(ctx, conn, presence.Errorf(presence.ErrInvalid, `the first message must be {"type":"hello","token":"..."}`))
@@ -126,11 +127,18 @@ func (s *Service) Stream(ctx context.Context, id string, conn StreamConn) error 
 	if a, ok := conn.(AuthenticatedConn); ok {
 		a.Authenticated()
 	}
-	st := &stream{svc: s, sess: sess, conn: conn, start: s.cfg.Clock.Now()}
+	st := &stream{svc: s, sess: sess, conn: conn, start: s.cfg.Clock.Now(), camera: hello.Camera}
 	if err := st.setUp(); err != nil {
 		// A stored plan that does not parse: the session stays in
 		// progress and expires; the device is told it cannot go on.
 		return sendError(ctx, conn, err)
+	}
+	if cam := st.camera; cam != nil && sess.Capture.RefuseVirtualCameras && virtualCamera(cam.Label) != "" {
+		// Refused before any frame: the relying party does not accept
+		// this kind of camera at all.
+		s.cfg.Log.Warn("virtual camera refused", "session", sess.ID, "camera", virtualCamera(cam.Label))
+		st.judge.Fail(0, presence.DecisionFake, presence.ReasonInjectionSuspected)
+		return st.end(ctx, liveness.Frame{}, nil)
 	}
 	if err := conn.WriteJSON(ctx, ready{Type: "ready", Mode: sess.Mode, Nonce: st.plan.Nonce, Steps: len(st.plan.Steps), MaxFPS: maxStreamFPS}); err != nil {
 		st.end(context.WithoutCancel(ctx), liveness.Frame{}, err)
@@ -154,6 +162,9 @@ type stream struct {
 	keep     []presence.FrameHash
 	replays  *liveness.ReplayTally
 	deadline time.Duration
+	camera   *cameraReport
+	// captureMS are the device's capture times of the frames judged.
+	captureMS []float64
 }
 
 func (st *stream) setUp() error {
@@ -300,6 +311,7 @@ func (st *stream) frame(ctx context.Context, msg incoming) ([]liveness.Event, er
 		cfg.Log.Warn("frames replayed from another session", "session", st.sess.ID, "other", other)
 		return []liveness.Event{st.judge.Fail(msg.at, presence.DecisionFake, presence.ReasonReplayedFrame)}, nil
 	}
+	st.captureMS = append(st.captureMS, h.TS)
 	full := st.judge.WantFull()
 	a, err := cfg.Engine.Analyze(ctx, img, engine.Options{SkipLiveness: !full, SkipEmbedding: !full})
 	if err != nil {
@@ -347,7 +359,8 @@ func (st *stream) end(ctx context.Context, last liveness.Frame, cause error) err
 	if len(res.Reasons) > 0 && (res.Reasons[0].Code == presence.ReasonConnectionLost || res.Reasons[0].Code == presence.ReasonSessionTimeout) {
 		status = presence.StatusFailed
 	}
-	v := &presence.Verdict{Decision: res.Decision, Score: res.Score, Reasons: res.Reasons, Models: cfg.Engine.Manifest().Versions(), Timings: st.timings}
+	v := &presence.Verdict{Decision: res.Decision, Score: res.Score, Reasons: res.Reasons, Models: cfg.Engine.Manifest().Versions(), Timings: st.timings,
+		Capture: captureReport(st.camera, st.captureMS)}
 	v.Challenge, _ = json.Marshal(struct {
 		Steps      []liveness.StepKind   `json:"steps,omitempty"`
 		Transcript []liveness.StepRecord `json:"transcript,omitempty"`

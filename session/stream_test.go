@@ -261,3 +261,50 @@ func TestReplaysOutliveTheirSession(t *testing.T) {
 		t.Fatalf("a streamed frame uploaded: %v %v", again.Verdict, err)
 	}
 }
+
+// The capture policy: a stream-only key refuses uploads (the token stays
+// unspent) and sessions cannot widen it; a key that refuses virtual
+// cameras ends a stream whose device reports one as fake; every verdict
+// records how its frames arrived.
+func TestCapturePolicy(t *testing.T) {
+	e := newStreamEnv(t, blinkPolicy())
+	ctx := context.Background()
+	streamOnly := &presence.APIKey{ID: "k2", Policy: presence.KeyPolicy{Capture: presence.CapturePolicy{Frames: presence.FramesStream, RefuseVirtualCameras: true}}}
+	if _, err := e.svc.Create(ctx, streamOnly, session.CreateRequest{Capture: &presence.CapturePolicy{Frames: presence.FramesAny}}); presence.ErrorCodeOf(err) != presence.ErrForbidden {
+		t.Fatalf("a session widened its key's policy: %v", err)
+	}
+	c, err := e.svc.Create(ctx, streamOnly, session.CreateRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo := presencetest.Recapture(t, presencetest.ReadFile(t, presencetest.DataFile(t, "fr_deepface_pairs/img1.jpg")), 1)
+	if _, err := e.svc.SubmitFrames(ctx, c.Session.ID, c.ClientToken, []session.Frame{{Data: photo}}); presence.ErrorCodeOf(err) != presence.ErrForbidden {
+		t.Fatalf("upload to a stream-only session: %v", err)
+	}
+	talk := clip(t, "video_live/blink_talking_1face_720p.mp4", 10)
+	// The token survived the refused upload; the device reports
+	// Chromium's test camera, a file played as a camera.
+	s := e.play(c.Session.ID, &session.Playback{Token: c.ClientToken, Frames: talk[10:40], Camera: map[string]any{"label": "fake_device_0", "width": 640, "height": 480, "frame_rate": 30}})
+	if s.Verdict.Decision != presence.DecisionFake || reasons(s.Verdict) != "injection_suspected" {
+		t.Fatalf("virtual camera: %s %s", s.Verdict.Decision, reasons(s.Verdict))
+	}
+	if cr := s.Verdict.Capture; cr == nil || cr.VirtualCamera != "fake_device" || !cr.Reported || cr.Source != "stream" {
+		t.Fatalf("capture record: %+v", cr)
+	}
+	// A real camera's label under the same key: judged as usual, and the
+	// verdict records the report and the measured frame interval.
+	c, _ = e.svc.Create(ctx, streamOnly, session.CreateRequest{})
+	s = e.play(c.Session.ID, &session.Playback{Token: c.ClientToken, Frames: talk[10:40], Camera: map[string]any{"label": "Integrated Webcam (0bda:58c2)", "width": 640, "height": 480}})
+	if s.Verdict.Decision != presence.DecisionRealFace {
+		t.Fatalf("a webcam: %s %s", s.Verdict.Decision, reasons(s.Verdict))
+	}
+	if cr := s.Verdict.Capture; cr == nil || cr.VirtualCamera != "" || cr.Label != "Integrated Webcam (0bda:58c2)" || cr.MeasuredFrameIntervalMS != 100 {
+		t.Fatalf("capture record: %+v", cr)
+	}
+	// The default key takes uploads and records them as such.
+	id, token := e.create(presence.ModePassive, 0)
+	up, err := e.svc.SubmitFrames(ctx, id, token, []session.Frame{{Data: photo}})
+	if err != nil || up.Verdict.Capture == nil || up.Verdict.Capture.Source != "upload" {
+		t.Fatalf("upload: %v %v", up, err)
+	}
+}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"time"
 
 	"presence"
@@ -10,17 +11,42 @@ import (
 
 // CreateAPIKey stores a key (its secret's hash only).
 func (s *DB) CreateAPIKey(ctx context.Context, k *presence.APIKey) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO api_keys (id, name, secret_hash, created_at) VALUES (?, ?, ?, ?)`),
-		k.ID, k.Name, k.SecretHash, millis(k.CreatedAt))
+	policy, err := json.Marshal(k.Policy)
+	if err != nil {
+		return presence.WrapError(presence.ErrInternal, err, "encoding the key's policy")
+	}
+	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO api_keys (id, name, secret_hash, created_at, policy) VALUES (?, ?, ?, ?, ?)`),
+		k.ID, k.Name, k.SecretHash, millis(k.CreatedAt), string(policy))
 	return translate(err, "API key")
+}
+
+// SetAPIKeyPolicy replaces a key's policy; sessions already created keep
+// theirs.
+func (s *DB) SetAPIKeyPolicy(ctx context.Context, id string, p presence.KeyPolicy) error {
+	policy, err := json.Marshal(p)
+	if err != nil {
+		return presence.WrapError(presence.ErrInternal, err, "encoding the key's policy")
+	}
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE api_keys SET policy = ? WHERE id = ?`), string(policy), id)
+	if err != nil {
+		return translate(err, "API key")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return presence.Errorf(presence.ErrNotFound, "API key %s not found", id)
+	}
+	return nil
 }
 
 func scanKey(row scanner) (*presence.APIKey, error) {
 	var k presence.APIKey
 	var created int64
 	var used, revoked sql.NullInt64
-	if err := row.Scan(&k.ID, &k.Name, &k.SecretHash, &created, &used, &revoked); err != nil {
+	var policy string
+	if err := row.Scan(&k.ID, &k.Name, &k.SecretHash, &created, &used, &revoked, &policy); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(policy), &k.Policy); err != nil {
+		return nil, presence.WrapError(presence.ErrInternal, err, "stored key policy unreadable")
 	}
 	k.CreatedAt, k.LastUsedAt, k.RevokedAt = fromMillis(created), optTime(used), optTime(revoked)
 	return &k, nil
@@ -28,13 +54,13 @@ func scanKey(row scanner) (*presence.APIKey, error) {
 
 // APIKey returns a key by id.
 func (s *DB) APIKey(ctx context.Context, id string) (*presence.APIKey, error) {
-	k, err := scanKey(s.db.QueryRowContext(ctx, s.q(`SELECT id, name, secret_hash, created_at, last_used_at, revoked_at FROM api_keys WHERE id = ?`), id))
+	k, err := scanKey(s.db.QueryRowContext(ctx, s.q(`SELECT id, name, secret_hash, created_at, last_used_at, revoked_at, policy FROM api_keys WHERE id = ?`), id))
 	return k, translate(err, "API key")
 }
 
 // ListAPIKeys returns every key, oldest first.
 func (s *DB) ListAPIKeys(ctx context.Context) ([]*presence.APIKey, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, secret_hash, created_at, last_used_at, revoked_at FROM api_keys ORDER BY created_at, id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name, secret_hash, created_at, last_used_at, revoked_at, policy FROM api_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, translate(err, "API keys")
 	}

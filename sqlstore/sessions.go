@@ -11,7 +11,7 @@ import (
 )
 
 const sessionColumns = `id, mode, status, correlation_id, audit_images, api_key_id, client_token_hash,
-	token_used_at, reference_template, subject_id, challenge, created_at, expires_at, completed_at, verdict, probe_template`
+	token_used_at, reference_template, subject_id, challenge, created_at, expires_at, completed_at, verdict, probe_template, capture_policy`
 
 type scanner interface{ Scan(...any) error }
 
@@ -20,9 +20,13 @@ func scanSession(row scanner) (*presence.Session, error) {
 	var used, completed sql.NullInt64
 	var created, expires int64
 	var verdict sql.NullString
+	var capture string
 	if err := row.Scan(&s.ID, &s.Mode, &s.Status, &s.CorrelationID, &s.AuditImages, &s.APIKeyID, &s.ClientTokenHash,
-		&used, &s.ReferenceTemplate, &s.SubjectID, &s.Challenge, &created, &expires, &completed, &verdict, &s.ProbeTemplate); err != nil {
+		&used, &s.ReferenceTemplate, &s.SubjectID, &s.Challenge, &created, &expires, &completed, &verdict, &s.ProbeTemplate, &capture); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(capture), &s.Capture); err != nil {
+		return nil, presence.WrapError(presence.ErrInternal, err, "stored capture policy unreadable")
 	}
 	s.TokenUsedAt, s.CompletedAt = optTime(used), optTime(completed)
 	s.CreatedAt, s.ExpiresAt = fromMillis(created), fromMillis(expires)
@@ -38,11 +42,15 @@ func scanSession(row scanner) (*presence.Session, error) {
 
 // CreateSession stores a new session.
 func (s *DB) CreateSession(ctx context.Context, sess *presence.Session) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO sessions (id, mode, status, correlation_id, audit_images, api_key_id,
-		client_token_hash, reference_template, subject_id, challenge, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	capture, err := json.Marshal(sess.Capture)
+	if err != nil {
+		return presence.WrapError(presence.ErrInternal, err, "encoding the capture policy")
+	}
+	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO sessions (id, mode, status, correlation_id, audit_images, api_key_id,
+		client_token_hash, reference_template, subject_id, challenge, created_at, expires_at, capture_policy)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		sess.ID, sess.Mode, sess.Status, sess.CorrelationID, sess.AuditImages, sess.APIKeyID,
-		sess.ClientTokenHash, sess.ReferenceTemplate, sess.SubjectID, sess.Challenge, millis(sess.CreatedAt), millis(sess.ExpiresAt))
+		sess.ClientTokenHash, sess.ReferenceTemplate, sess.SubjectID, sess.Challenge, millis(sess.CreatedAt), millis(sess.ExpiresAt), string(capture))
 	return translate(err, "session")
 }
 

@@ -476,3 +476,29 @@ func TestFrameFingerprintsGoWithTheirSubject(t *testing.T) {
 		}
 	})
 }
+
+func TestPoliciesRoundTrip(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		k := &presence.APIKey{ID: "kp", Name: "n", SecretHash: hash("s"), CreatedAt: t0, Policy: presence.KeyPolicy{Capture: presence.CapturePolicy{Frames: presence.FramesStream}}}
+		if err := s.CreateAPIKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		k.Policy.Capture.RefuseVirtualCameras = true
+		if err := s.SetAPIKeyPolicy(ctx, "kp", k.Policy); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.APIKey(ctx, "kp"); err != nil || got.Policy != k.Policy {
+			t.Fatalf("key policy: %+v %v", got, err)
+		}
+		if err := s.SetAPIKeyPolicy(ctx, "nope", k.Policy); code(err) != presence.ErrNotFound {
+			t.Fatalf("unknown key: %v", err)
+		}
+		sess := newSession("sp")
+		sess.Capture = k.Policy.Capture
+		s.CreateSession(ctx, sess)
+		if got, err := s.Session(ctx, "sp"); err != nil || got.Capture != k.Policy.Capture {
+			t.Fatalf("session capture policy: %+v %v", got, err)
+		}
+	})
+}

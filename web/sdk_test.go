@@ -169,8 +169,26 @@ func TestPassiveCapture(t *testing.T) {
 	ctx := capture(t, e, presencetest.Camera{Y4M: talkClip(t)}, id, token, "")
 	r := waitDone(t, ctx, 30*time.Second)
 	presencetest.Screenshot(t, ctx, "sdk-passive-done")
-	if v := verdict(t, e, id); r["status"] != "succeeded" || v["decision"] == nil {
+	v := verdict(t, e, id)
+	if r["status"] != "succeeded" || v["decision"] == nil {
 		t.Fatalf("passive: %v %s", r, v["raw"])
+	}
+	// The SDK reported the camera; the verdict records it.
+	if c, _ := v["capture"].(map[string]any); c == nil || c["device_reported"] != true || c["source"] != "stream" || c["virtual_camera"] != "video file" {
+		t.Fatalf("capture record: %s", v["raw"])
+	}
+}
+
+// TestVirtualCameraRefused: a relying party that refuses virtual cameras
+// gets fake (injection_suspected) from Chromium's file-playing camera,
+// before any frame is judged.
+func TestVirtualCameraRefused(t *testing.T) {
+	e := apitest.New(t, apitest.Options{Clock: &clock.Offset{}})
+	id, token := createSession(t, e, `{"mode":"passive","capture":{"frames":"stream","refuse_virtual_cameras":true}}`)
+	ctx := capture(t, e, presencetest.Camera{Y4M: talkClip(t)}, id, token, "")
+	r := waitDone(t, ctx, 30*time.Second)
+	if v := verdict(t, e, id); r["status"] != "succeeded" || v["decision"] != "fake" || !strings.Contains(v["raw"].(string), "injection_suspected") {
+		t.Fatalf("virtual camera: %v %s", r, v["raw"])
 	}
 }
 

@@ -233,12 +233,22 @@
       }
     }
 
+    // cameraReport tells the server what the browser knows of the camera:
+    // its label and settings. The server records it with the verdict and
+    // may refuse known virtual cameras; it proves nothing on its own.
+    function cameraReport() {
+      var track = stream && stream.getVideoTracks()[0];
+      if (!track) return null;
+      var s = track.getSettings ? track.getSettings() : {};
+      return { label: track.label || '', width: s.width || 0, height: s.height || 0, frame_rate: s.frameRate || 0, facing_mode: s.facingMode || '' };
+    }
+
     function connect() {
       setState('connecting');
       var url = server.replace(/^http/, 'ws') + '/v1/sessions/' + encodeURIComponent(opts.sessionId) + '/stream';
       try { ws = new WebSocket(url); } catch (e) { fail('error', e); return; }
       ws.binaryType = 'arraybuffer';
-      ws.onopen = function () { ws.send(JSON.stringify({ type: 'hello', token: opts.clientToken })); };
+      ws.onopen = function () { ws.send(JSON.stringify({ type: 'hello', token: opts.clientToken, camera: cameraReport() })); };
       ws.onmessage = onMessage;
       // The token is spent once sent: a dropped connection cannot resume,
       // so the check ends cleanly and the page starts a new one.
