@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"presence"
+	"presence/vision"
 )
 
 // StepKind is one challenge the server may ask for.
@@ -71,6 +72,11 @@ type Policy struct {
 	// MinJudgedFrames is how many frames' anti-spoofing scores the
 	// verdict fuses at least.
 	MinJudgedFrames int `json:"min_judged_frames"`
+	// FlatFit: a head turn whose face one homography explains this well
+	// (vision.PlanarFit, normalised correlation) moved as a flat picture
+	// does, and the session is fake, flat_face (docs/active.md has the
+	// measurements); 0 or above 1 turns the check off.
+	FlatFit float64 `json:"flat_fit"`
 }
 
 // DefaultPolicy asks 2-4 steps of every kind, 8 s each.
@@ -79,7 +85,7 @@ func DefaultPolicy() Policy {
 		Steps: AllSteps, MinSteps: 2, MaxSteps: 4,
 		StepTimeout: 8 * time.Second, AlignTimeout: 15 * time.Second,
 		FaceLostTimeout: 3 * time.Second, MultiFaceTimeout: 2 * time.Second,
-		Liveness: 0.5, ConfidentFake: 0.2, SameFace: 0.3, MinJudgedFrames: 3,
+		Liveness: 0.5, ConfidentFake: 0.2, SameFace: 0.3, MinJudgedFrames: 3, FlatFit: 0.96,
 	}
 }
 
@@ -160,6 +166,9 @@ func distinct(steps []StepKind) map[StepKind]bool {
 type Frame struct {
 	At       time.Duration
 	Analysis *presence.Analysis
+	// Image is the decoded frame, for the checks that read pixels (the
+	// flat-face check of head turns); nil skips them.
+	Image *presence.Image
 }
 
 // EventType names what the machine tells the device.
@@ -224,6 +233,9 @@ type StepRecord struct {
 	StartedMS   int64    `json:"started_ms"`
 	CompletedMS int64    `json:"completed_ms,omitempty"`
 	Passed      bool     `json:"passed"`
+	// PlanarFit is how well one homography explained the face's change
+	// in a head turn (near 1: flat).
+	PlanarFit *float64 `json:"planar_fit,omitempty"`
 }
 
 // Result is the machine's verdict.
@@ -262,6 +274,10 @@ type Machine struct {
 	base struct {
 		n                       int
 		yaw, pitch, size, mouth float64
+		// The most frontal aligned frame, for the flat-face check.
+		image     *presence.Image
+		landmarks []presence.Point
+		frontal   float64
 	}
 	identity   presence.Embedding
 	mismatches int
@@ -369,6 +385,9 @@ func (m *Machine) Observe(f Frame) []Event {
 			return m.guide(events, presence.ReasonPoseOutOfRange)
 		}
 		m.base.n++
+		if f.Image != nil && len(a.Face.Landmarks) >= 68 && (m.base.image == nil || math.Abs(q.Yaw) < m.base.frontal) {
+			m.base.image, m.base.landmarks, m.base.frontal = f.Image, a.Face.Landmarks, math.Abs(q.Yaw)
+		}
 		m.base.yaw += q.Yaw
 		m.base.pitch += q.Pitch
 		m.base.size += q.FaceSize
@@ -393,6 +412,14 @@ func (m *Machine) Observe(f Frame) []Event {
 		}
 		if m.held < need {
 			return events
+		}
+		if step := m.plan.Steps[m.step]; (step == StepTurnLeft || step == StepTurnRight) && m.base.image != nil && f.Image != nil {
+			if fit, ok := vision.PlanarFit(m.base.image, m.base.landmarks, f.Image, a.Face.Landmarks); ok {
+				m.transcript[m.step].PlanarFit = &fit
+				if m.policy.FlatFit > 0 && fit >= m.policy.FlatFit {
+					return append(events, m.finish(f.At, presence.DecisionFake, presence.ReasonFlatFace))
+				}
+			}
 		}
 		m.transcript[m.step].Passed = true
 		m.transcript[m.step].CompletedMS = f.At.Milliseconds()

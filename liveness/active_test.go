@@ -22,6 +22,10 @@ import (
 // anti-spoofing and template models).
 type analysedClip struct {
 	full, light []*presence.Analysis
+	// images are the decoded frames, for the checks that read pixels;
+	// files, when set, are decoded as they are played instead.
+	images []*presence.Image
+	files  []string
 }
 
 var (
@@ -41,8 +45,8 @@ func analyseClip(t *testing.T, clip string, fps int) analysedClip {
 	}
 	eng := enginetest.Engine(t)
 	files := presencetest.Frames(t, clip, fps, 640)
-	c := analysedClip{full: make([]*presence.Analysis, len(files)), light: make([]*presence.Analysis, len(files))}
-	analyseFrames(t, eng, files, engine.Options{}, func(i int, full *presence.Analysis) {
+	c := analysedClip{full: make([]*presence.Analysis, len(files)), light: make([]*presence.Analysis, len(files)), files: files}
+	analyseFrames(t, eng, files, engine.Options{Landmarks: true}, func(i int, full *presence.Analysis) {
 		c.full[i], c.light[i] = full, lightOf(full)
 	})
 	clips[key] = c
@@ -98,6 +102,22 @@ func analyseFrames(t *testing.T, eng *engine.Engine, files []string, opts engine
 	}
 }
 
+// image is frame k decoded, or nil when the clip keeps no pixels.
+func (c analysedClip) image(k int) *presence.Image {
+	if c.images != nil {
+		return c.images[k]
+	}
+	if c.files == nil {
+		return nil
+	}
+	data, err := os.ReadFile(c.files[k])
+	if err != nil {
+		return nil
+	}
+	img, _, _ := vision.Decode(data, vision.DefaultLimits)
+	return img
+}
+
 // lightOf strips what the light analysis does not compute.
 func lightOf(a *presence.Analysis) *presence.Analysis {
 	l := *a
@@ -135,7 +155,7 @@ func play(c analysedClip, fps int, plan liveness.Plan, p liveness.Policy, maxTim
 		if m.WantFull() {
 			a = c.full[k]
 		}
-		all = append(all, m.Observe(liveness.Frame{At: at, Analysis: a})...)
+		all = append(all, m.Observe(liveness.Frame{At: at, Analysis: a, Image: c.image(k)})...)
 		if m.Done() {
 			break
 		}

@@ -313,7 +313,8 @@ func (st *stream) frame(ctx context.Context, msg incoming) ([]liveness.Event, er
 	}
 	st.captureMS = append(st.captureMS, h.TS)
 	full := st.judge.WantFull()
-	a, err := cfg.Engine.Analyze(ctx, img, engine.Options{SkipLiveness: !full, SkipEmbedding: !full})
+	active := st.sess.Mode == presence.ModeActive
+	a, err := cfg.Engine.Analyze(ctx, img, engine.Options{SkipLiveness: !full, SkipEmbedding: !full, Landmarks: active})
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +333,11 @@ func (st *stream) frame(ctx context.Context, msg incoming) ([]liveness.Event, er
 	if full && a.Decision != presence.DecisionInconclusive && len(st.audit) < st.sess.AuditImages {
 		st.audit = append(st.audit, presence.AuditImage{Index: len(st.audit), ContentType: contentType(data), Data: data})
 	}
-	return st.judge.Observe(liveness.Frame{At: msg.at, Analysis: a}), nil
+	frame := liveness.Frame{At: msg.at, Analysis: a}
+	if active {
+		frame.Image = img // the head-turn steps check the face's depth on its pixels
+	}
+	return st.judge.Observe(frame), nil
 }
 
 // send forwards events to the device.
