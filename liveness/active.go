@@ -114,6 +114,8 @@ type Plan struct {
 	Nonce       string     `json:"nonce"`
 	Steps       []StepKind `json:"steps"`
 	StepTimeout int64      `json:"step_timeout_ms"`
+	// Light is the light challenge, when the session asked for one.
+	Light *LightPlan `json:"light,omitempty"`
 }
 
 // NewPlan draws 2-4 (per policy) random steps and a nonce from random (use

@@ -39,6 +39,14 @@ type Playback struct {
 	// Camera is what the device reports about its camera in the hello, as
 	// the capture SDK does (nil: nothing).
 	Camera map[string]any
+	// LightStart sends the light challenge's start, stamped with the first
+	// frame's capture time, before the first frame (as the SDK does when
+	// its screen shows the first colour).
+	LightStart bool
+	// Transform, when set, changes each frame before it is sent, knowing
+	// what the server said when the stream opened (the light challenge's
+	// colours): tests simulate a screen's light on the face with it.
+	Transform func(ready map[string]any, f RecordedFrame) []byte
 
 	mu       sync.Mutex
 	events   []map[string]any
@@ -48,6 +56,7 @@ type Playback struct {
 	idled    time.Duration
 	handled  chan struct{}
 	helloed  bool
+	lit      bool
 	finished bool
 }
 
@@ -89,11 +98,19 @@ func (p *Playback) Read(ctx context.Context) (bool, []byte, error) {
 		return false, nil, errDeviceGone
 	case p.DropAfter > 0 && p.sent >= p.DropAfter:
 		return false, nil, errDeviceGone
+	case p.LightStart && !p.lit && p.sent < len(p.Frames):
+		p.lit = true
+		msg, _ := json.Marshal(map[string]any{"type": "light_start", "ts": float64(p.Frames[p.sent].At.Microseconds()) / 1000})
+		return false, msg, nil
 	case p.sent < len(p.Frames):
 		f := p.Frames[p.sent]
 		p.sent++
 		p.Clock.Set(p.base.Add(f.At))
-		return true, FrameMessage(p.sent, float64(f.At.Microseconds())/1000, p.nonce, f.Data), nil
+		data := f.Data
+		if p.Transform != nil {
+			data = p.Transform(p.readyLocked(), f)
+		}
+		return true, FrameMessage(p.sent, float64(f.At.Microseconds())/1000, p.nonce, data), nil
 	case p.idled < idle:
 		p.idled += 250 * time.Millisecond
 		p.Clock.Advance(250 * time.Millisecond)
@@ -154,3 +171,13 @@ func FrameMessage(seq int, captureMS float64, nonce string, img []byte) []byte {
 }
 
 var _ PacedConn = (*Playback)(nil)
+
+// readyLocked is the server's ready message, or nil.
+func (p *Playback) readyLocked() map[string]any {
+	for _, e := range p.events {
+		if e["type"] == "ready" {
+			return e
+		}
+	}
+	return nil
+}

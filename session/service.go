@@ -84,6 +84,8 @@ type Config struct {
 	Policy liveness.Policy
 	// Guard holds the replay thresholds of streams.
 	Guard liveness.GuardRule
+	// Light holds the light challenge's thresholds.
+	Light liveness.LightRule
 	// FingerprintRetention is how long the fingerprints of judged frames
 	// are kept to catch them replayed (default 30 days), whatever happens
 	// to their session.
@@ -129,6 +131,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.Guard == (liveness.GuardRule{}) {
 		cfg.Guard = liveness.DefaultGuardRule()
+	}
+	if cfg.Light == (liveness.LightRule{}) {
+		cfg.Light = liveness.DefaultLightRule()
 	}
 	if cfg.PassiveWindow == (liveness.PassiveWindow{}) {
 		cfg.PassiveWindow = liveness.DefaultPassiveWindow()
@@ -318,10 +323,22 @@ func (s *Service) Create(ctx context.Context, key *presence.APIKey, req CreateRe
 		CreatedAt:       now,
 		ExpiresAt:       now.Add(ttl),
 	}
-	if req.Mode == presence.ModeActive {
-		plan, err := liveness.NewPlan(s.cfg.Policy, nil)
-		if err != nil {
-			return nil, presence.WrapError(presence.ErrInternal, err, "drawing the challenge failed")
+	if req.Mode == presence.ModeActive || req.Light {
+		plan := liveness.Plan{Nonce: randomID("", 16)}
+		if req.Mode == presence.ModeActive {
+			if plan, err = liveness.NewPlan(s.cfg.Policy, nil); err != nil {
+				return nil, presence.WrapError(presence.ErrInternal, err, "drawing the challenge failed")
+			}
+		}
+		if req.Light {
+			// The light challenge lives on the stream: an upload could
+			// not show the screen's colours on the face in time.
+			sess.Capture.Frames = presence.FramesStream
+			light, err := liveness.NewLightPlan(nil)
+			if err != nil {
+				return nil, presence.WrapError(presence.ErrInternal, err, "drawing the light challenge failed")
+			}
+			plan.Light = &light
 		}
 		if sess.Challenge, err = json.Marshal(plan); err != nil {
 			return nil, presence.WrapError(presence.ErrInternal, err, "encoding the challenge failed")

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math"
 	"time"
 
 	"presence"
@@ -65,6 +66,10 @@ type ready struct {
 	Nonce  string        `json:"nonce"`
 	Steps  int           `json:"steps,omitempty"`
 	MaxFPS int           `json:"max_fps"`
+	// Light is the light challenge the screen shows, starting at once;
+	// the device says when it showed the first colour
+	// ({"type":"light_start","ts":...}, on the frames' clock).
+	Light *liveness.LightPlan `json:"light,omitempty"`
 }
 
 // done ends the stream. The device learns that the check ended and, only
@@ -140,7 +145,7 @@ func (s *Service) Stream(ctx context.Context, id string, conn StreamConn) error 
 		st.judge.Fail(0, presence.DecisionFake, presence.ReasonInjectionSuspected)
 		return st.end(ctx, liveness.Frame{}, nil)
 	}
-	if err := conn.WriteJSON(ctx, ready{Type: "ready", Mode: sess.Mode, Nonce: st.plan.Nonce, Steps: len(st.plan.Steps), MaxFPS: maxStreamFPS}); err != nil {
+	if err := conn.WriteJSON(ctx, ready{Type: "ready", Mode: sess.Mode, Nonce: st.plan.Nonce, Steps: len(st.plan.Steps), MaxFPS: maxStreamFPS, Light: st.plan.Light}); err != nil {
 		st.end(context.WithoutCancel(ctx), liveness.Frame{}, err)
 		return err
 	}
@@ -163,6 +168,7 @@ type stream struct {
 	replays  *liveness.ReplayTally
 	deadline time.Duration
 	camera   *cameraReport
+	light    *liveness.LightCheck
 	// captureMS are the device's capture times of the frames judged.
 	captureMS []float64
 }
@@ -181,10 +187,27 @@ func (st *stream) setUp() error {
 		st.deadline = p.AlignTimeout + time.Duration(len(st.plan.Steps))*p.StepTimeout + 5*time.Second
 	default:
 		st.plan = liveness.Plan{Nonce: randomID("", 16)}
+		if len(st.sess.Challenge) > 0 { // a light challenge
+			if err := json.Unmarshal(st.sess.Challenge, &st.plan); err != nil {
+				return presence.WrapError(presence.ErrInternal, err, "the session's challenge is unreadable")
+			}
+		}
 		t := cfg.Engine.Thresholds()
 		timeout := cfg.Policy.AlignTimeout
-		st.judge = liveness.NewPassiveStream(liveness.PassiveRule{Liveness: t.Liveness, ConfidentFake: t.ConfidentFake, SameFace: cfg.SameFace}, cfg.PassiveWindow, timeout)
+		window := cfg.PassiveWindow
+		if st.plan.Light != nil {
+			// Judge for as long as the colours run, every frame.
+			window.MaxJudged = 1 << 20
+			window.Span = max(window.Span, st.plan.Light.Total()+cfg.Light.MaxLag+500*time.Millisecond)
+		}
+		st.judge = liveness.NewPassiveStream(liveness.PassiveRule{Liveness: t.Liveness, ConfidentFake: t.ConfidentFake, SameFace: cfg.SameFace}, window, timeout)
 		st.deadline = timeout + 5*time.Second
+	}
+	if st.plan.Light != nil {
+		if err := st.plan.Light.Validate(); err != nil {
+			return presence.WrapError(presence.ErrInternal, err, "the session's light challenge is unreadable")
+		}
+		st.light = liveness.NewLightCheck(*st.plan.Light, cfg.Light)
 	}
 	st.guard = liveness.NewStreamGuard(st.plan.Nonce, cfg.Guard)
 	st.replays = liveness.NewReplayTally(st.sess.ID, cfg.Guard)
@@ -277,7 +300,9 @@ func (st *stream) run(ctx context.Context) error {
 				if err := st.send(ctx, events); err != nil || st.judge.Done() {
 					return st.end(ctx, liveness.Frame{At: msg.at}, err)
 				}
-			} // text messages are ignored; "cancel" is a close
+			} else if st.light != nil {
+				st.lightMessage(msg.data)
+			} // other text messages are ignored; "cancel" is a close
 			if paced != nil {
 				paced.Handled()
 			}
@@ -312,11 +337,15 @@ func (st *stream) frame(ctx context.Context, msg incoming) ([]liveness.Event, er
 		return []liveness.Event{st.judge.Fail(msg.at, presence.DecisionFake, presence.ReasonReplayedFrame)}, nil
 	}
 	st.captureMS = append(st.captureMS, h.TS)
+
 	full := st.judge.WantFull()
 	active := st.sess.Mode == presence.ModeActive
 	a, err := cfg.Engine.Analyze(ctx, img, engine.Options{SkipLiveness: !full, SkipEmbedding: !full, Landmarks: active})
 	if err != nil {
 		return nil, err
+	}
+	if st.light != nil && a.Face != nil && len(a.Faces) == 1 {
+		st.light.Observe(h.TS, vision.SampleLight(img, a.Face.Box))
 	}
 	a.Timings.Decode = decode
 	a.Timings.Total += decode
@@ -338,6 +367,18 @@ func (st *stream) frame(ctx context.Context, msg incoming) ([]liveness.Event, er
 		frame.Image = img // the head-turn steps check the face's depth on its pixels
 	}
 	return st.judge.Observe(frame), nil
+}
+
+// lightMessage reads the device's note that its screen started the
+// light challenge.
+func (st *stream) lightMessage(data []byte) {
+	var m struct {
+		Type string  `json:"type"`
+		TS   float64 `json:"ts"`
+	}
+	if json.Unmarshal(data, &m) == nil && m.Type == "light_start" && !math.IsNaN(m.TS) && !math.IsInf(m.TS, 0) {
+		st.light.Start(m.TS)
+	}
 }
 
 // send forwards events to the device.
@@ -364,14 +405,30 @@ func (st *stream) end(ctx context.Context, last liveness.Frame, cause error) err
 	if len(res.Reasons) > 0 && (res.Reasons[0].Code == presence.ReasonConnectionLost || res.Reasons[0].Code == presence.ReasonSessionTimeout) {
 		status = presence.StatusFailed
 	}
+	var light *liveness.LightOutcome
+	if st.light != nil && status == presence.StatusSucceeded {
+		outcome, reason := st.light.Judge()
+		light = &outcome
+		// The light can only take a pass away: a face that did not follow
+		// the screen is not shown to be live, whatever the models say.
+		if res.Decision == presence.DecisionRealFace && reason != "" {
+			judged := *res
+			judged.Decision, judged.Reasons = presence.DecisionFake, []presence.Reason{presence.NewReason(reason)}
+			if reason == presence.ReasonLightUnmeasurable {
+				judged.Decision = presence.DecisionInconclusive
+			}
+			res = &judged
+		}
+	}
 	v := &presence.Verdict{Decision: res.Decision, Score: res.Score, Reasons: res.Reasons, Models: cfg.Engine.Manifest().Versions(), Timings: st.timings,
 		Capture: captureReport(st.camera, st.captureMS)}
 	v.Challenge, _ = json.Marshal(struct {
-		Steps      []liveness.StepKind   `json:"steps,omitempty"`
-		Transcript []liveness.StepRecord `json:"transcript,omitempty"`
-		Frames     int                   `json:"frames"`
-		Judged     int                   `json:"judged_frames"`
-	}{st.plan.Steps, res.Transcript, res.Frames, res.Judged})
+		Steps      []liveness.StepKind    `json:"steps,omitempty"`
+		Transcript []liveness.StepRecord  `json:"transcript,omitempty"`
+		Frames     int                    `json:"frames"`
+		Judged     int                    `json:"judged_frames"`
+		Light      *liveness.LightOutcome `json:"light,omitempty"`
+	}{st.plan.Steps, res.Transcript, res.Frames, res.Judged, light})
 	probe, err := st.svc.matchAndProbe(ctx, st.sess, v, res.Embedding)
 	if err != nil {
 		// The verdict is stored without a match rather than lost.

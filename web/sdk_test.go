@@ -259,3 +259,21 @@ func TestNetworkLost(t *testing.T) {
 		t.Fatalf("session after the drop: %s", v["raw"])
 	}
 }
+
+// TestLightChallengeWithAFileCamera: Chromium's camera plays a file, which
+// no screen can light: the SDK shows the colours, and the session does
+// not pass.
+func TestLightChallengeWithAFileCamera(t *testing.T) {
+	e := apitest.New(t, apitest.Options{Clock: &clock.Offset{}})
+	id, token := createSession(t, e, `{"mode":"passive","light_challenge":true}`)
+	ctx := capture(t, e, presencetest.Camera{Y4M: talkClip(t)}, id, token, "")
+	if !presencetest.WaitFor(t, ctx, `document.querySelector('.presence-capture').getAttribute('data-light') !== null`, 15*time.Second) {
+		t.Fatal("the SDK never showed the light challenge")
+	}
+	r := waitDone(t, ctx, 30*time.Second)
+	v := verdict(t, e, id)
+	if r["status"] != "succeeded" || v["decision"] == "realface" || !strings.Contains(v["raw"].(string), `"light":{`) {
+		t.Fatalf("a file camera through the light challenge: %v %s", r, v["raw"])
+	}
+	t.Logf("file camera: %s %v", v["decision"], v["reasons"])
+}

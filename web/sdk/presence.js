@@ -24,6 +24,7 @@
     starting: 'Starting the camera\u2026',
     connecting: 'Connecting\u2026',
     capturing: 'Look at the camera',
+    light: 'Keep looking at the screen',
     // Neutral on purpose: the device never learns the verdict, so the end
     // of the capture must not read as a pass (the relying party shows the
     // outcome).
@@ -155,6 +156,39 @@
       if (opts.onDone) opts.onDone({ status: 'failed', state: state, guidance: [] });
     }
 
+    // showLight fills the screen with the server's colours, one after the
+    // other, while frames stream: the light they throw on the face is what
+    // the server checks. Changes come at most 2.5 times a second, under
+    // the three flashes a second that risk photosensitive seizures.
+    function showLight(plan) {
+      var overlay = el('div', 'pc-light', document.body);
+      overlay.setAttribute('role', 'status');
+      overlay.setAttribute('aria-live', 'polite');
+      overlay.textContent = TEXT.light;
+      overlay.style.cssText = 'position:fixed;inset:0;z-index:2147483647;display:flex;align-items:center;justify-content:center;' +
+        'font:600 1.4em system-ui,sans-serif;color:#fff;text-shadow:0 0 6px #000;transition:none';
+      root.setAttribute('data-light', 'on');
+      var i = 0;
+      function next() {
+        if (finished || i >= plan.colors.length) {
+          overlay.remove();
+          root.setAttribute('data-light', 'done');
+          return;
+        }
+        overlay.style.background = plan.colors[i];
+        if (i === 0) {
+          // Stamped when the first colour is on the screen, on the clock
+          // the frames are stamped with.
+          requestAnimationFrame(function () {
+            if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: 'light_start', ts: performance.now() }));
+          });
+        }
+        setTimeout(next, plan.durations_ms[i]);
+        i += 1;
+      }
+      next();
+    }
+
     function sendFrame() {
       if (busy || !ws || ws.readyState !== 1 || video.readyState < 2 || ws.bufferedAmount > 512 * 1024) return;
       var w = video.videoWidth, h = video.videoHeight;
@@ -192,6 +226,7 @@
           setState('capturing');
           progress.textContent = m.steps ? 'Steps: ' + m.steps : '';
           timer = setInterval(sendFrame, 1000 / maxFPS);
+          if (m.light) showLight(m.light);
           break;
         case 'guidance':
           guidance.textContent = m.code === 'ok' ? '' : m.message;
