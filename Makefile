@@ -74,6 +74,7 @@ fuzz: build
 	$(GO) test -run '^$$' -fuzz FuzzReadColumn -fuzztime 15s ./eval
 	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 15s ./seal
 	$(GO) test -run '^$$' -fuzz FuzzParseFrame -fuzztime 15s ./session
+	$(GO) test -run '^$$' -fuzz FuzzParseRecording -fuzztime 15s ./session
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCreateRequest -fuzztime 15s ./httpapi
 	$(GO) test -run '^$$' -fuzz FuzzReadFrames -fuzztime 15s ./httpapi
 	$(GO) test -run '^$$' -fuzz FuzzParseStart -fuzztime 15s ./webapp

@@ -26,7 +26,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "pad" && args[0] != "verify") {
 		fmt.Fprintln(stderr, "Usage: presence eval pad DIR [flags]     liveness (ISO/IEC 30107-3 metrics) on DIR/labels.csv")
 		fmt.Fprintln(stderr, "       presence eval verify DIR [flags]  face matching on DIR/pairs.csv")
-		fmt.Fprintln(stderr, "       presence eval clips DIR [flags]   videos in DIR/labels.csv replayed into sessions")
+		fmt.Fprintln(stderr, "       presence eval clips DIR [flags]   videos or SDK recordings (.json) in DIR/labels.csv, replayed into sessions")
 		fmt.Fprintln(stderr, "       presence eval fingerprints DIR... false and missed cross-session replays on videos")
 		return usageError("eval needs pad, verify or clips")
 	}

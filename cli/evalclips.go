@@ -47,6 +47,15 @@ type clipFrames struct {
 	mu     sync.Mutex
 	frames map[string][]session.RecordedFrame
 	errs   map[string]error
+	// recordings holds what a recorded session (a .json file the SDK
+	// wrote, session.RecordingFormat) adds to its frames.
+	recordings map[string]recorded
+}
+
+// recorded is a recording's light challenge and camera report.
+type recorded struct {
+	rec     *session.Recording
+	lightAt time.Duration
 }
 
 // load decodes file with ffmpeg into frames; an unreadable clip or a
@@ -57,9 +66,41 @@ func (c *clipFrames) load(file string) ([]session.RecordedFrame, error) {
 	if f, ok := c.frames[file]; ok {
 		return f, c.errs[file]
 	}
+	if strings.HasSuffix(strings.ToLower(file), ".json") {
+		return c.loadRecording(file)
+	}
 	frames, err := c.extract(file)
 	c.frames[file], c.errs[file] = frames, err
 	return frames, err
+}
+
+// loadRecording reads a session the SDK recorded: its frames as sent, at
+// their capture times (no resampling), with its light challenge.
+func (c *clipFrames) loadRecording(file string) ([]session.RecordedFrame, error) {
+	data, err := os.ReadFile(file)
+	if err == nil {
+		var rec *session.Recording
+		var frames []session.RecordedFrame
+		var lightAt time.Duration
+		if rec, frames, lightAt, err = session.ParseRecording(data); err == nil {
+			if c.recordings == nil {
+				c.recordings = map[string]recorded{}
+			}
+			c.recordings[file] = recorded{rec: rec, lightAt: lightAt}
+			c.frames[file] = frames
+			return frames, nil
+		}
+	}
+	c.frames[file], c.errs[file] = nil, err
+	return nil, err
+}
+
+// recording returns what a recorded session adds, if file is one.
+func (c *clipFrames) recording(file string) (recorded, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.recordings[file]
+	return r, ok
 }
 
 func (c *clipFrames) extract(file string) ([]session.RecordedFrame, error) {
@@ -109,6 +150,11 @@ func (c *clipFrames) offsets(s eval.Sample) ([]time.Duration, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := c.recording(s.File); ok {
+		// A recording is replayed whole: its light challenge ran at a
+		// fixed time.
+		return []time.Duration{0}, nil
+	}
 	length := time.Duration(len(frames)) * time.Second / time.Duration(c.proto.FPS)
 	out := []time.Duration{0}
 	for o := c.proto.OffsetStep; o+c.proto.MinDuration <= length && len(out) < c.proto.MaxOffsets; o += c.proto.OffsetStep {
@@ -155,12 +201,22 @@ func (r *clipRunner) run(ctx context.Context, s eval.Sample, mode presence.Mode,
 		policy = r.active
 	}
 	svc := session.New(session.Config{Store: store, Engine: r.eng, Sealer: r.sealer, Clock: clk, Policy: policy})
-	created, err := svc.Create(ctx, &presence.APIKey{ID: "eval"}, session.CreateRequest{Mode: mode})
+	req := session.CreateRequest{Mode: mode}
+	playback := &session.Playback{Clock: clk, Frames: played}
+	if rec, ok := r.frames.recording(s.File); ok {
+		playback.Camera = rec.rec.Camera
+		if rec.rec.Light != nil {
+			req.Light, req.LightPlan = true, rec.rec.Light
+			playback.LightStart, playback.LightStartAt = true, &rec.lightAt
+		}
+	}
+	created, err := svc.Create(ctx, &presence.APIKey{ID: "eval"}, req)
 	if err != nil {
 		return fail(err)
 	}
+	playback.Token = created.ClientToken
 	start := clk.Now()
-	svc.Stream(ctx, created.Session.ID, &session.Playback{Clock: clk, Token: created.ClientToken, Frames: played})
+	svc.Stream(ctx, created.Session.ID, playback)
 	sess, err := store.Session(ctx, created.Session.ID)
 	if err != nil {
 		return fail(err)

@@ -73,6 +73,12 @@ func (p LightPlan) Total() time.Duration {
 	return time.Duration(ms) * time.Millisecond
 }
 
+// ColorAt returns the colour (RGB, 0-1) shown ms after the start.
+func (p LightPlan) ColorAt(ms float64) ([3]float64, bool) {
+	c, _, ok := p.at(ms)
+	return c, ok
+}
+
 // at returns the colour shown ms after the start and how far that moment
 // is from the nearest change of colour.
 func (p LightPlan) at(ms float64) ([3]float64, float64, bool) {

@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/binary"
+	"presence"
 	"testing"
 )
 
@@ -21,6 +22,29 @@ func FuzzParseFrame(f *testing.F) {
 		}
 		if len(img) > len(data)-2 {
 			t.Fatalf("image part larger than the message")
+		}
+	})
+}
+
+func FuzzParseRecording(f *testing.F) {
+	f.Add([]byte(`{"format":"presence-recording/1","frames":[{"ts":1,"jpeg":"/9j/"}]}`))
+	f.Add([]byte(`{"format":"presence-recording/1","light":{"colors":["#ff0000"],"durations_ms":[500]},"light_start_ms":3,"frames":[{"ts":5,"jpeg":"/9j/"},{"ts":2,"jpeg":"/9j/"}]}`))
+	f.Add([]byte(`{"format":"presence-recording/1","frames":[{"ts":1e308,"jpeg":""}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, frames, _, err := ParseRecording(data)
+		if err != nil {
+			if presence.ErrorCodeOf(err) != presence.ErrInvalid {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		if r == nil || len(frames) == 0 || frames[0].At != 0 {
+			t.Fatalf("accepted a recording without a first frame at 0: %v %d", r, len(frames))
+		}
+		for i := 1; i < len(frames); i++ {
+			if frames[i].At < frames[i-1].At {
+				t.Fatal("frames out of order")
+			}
 		}
 	})
 }

@@ -1,12 +1,8 @@
 package session_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"image"
-	"image/jpeg"
-	"math"
 	"testing"
 	"time"
 
@@ -14,6 +10,7 @@ import (
 	"presence/engine"
 	"presence/engine/enginetest"
 	"presence/liveness"
+	"presence/presencetest"
 	"presence/session"
 	"presence/vision"
 )
@@ -46,49 +43,8 @@ func (r reflection) apply(t *testing.T, start time.Duration) func(ready map[stri
 		if !ok {
 			return f.Data
 		}
-		ms := float64((f.At - start - r.delay + r.shift).Milliseconds())
-		var colour [3]float64
-		at := 0.0
-		for i, d := range plan.DurationsMS {
-			if ms >= at && ms < at+float64(d) {
-				switch plan.Colors[i] {
-				case "#ff0000":
-					colour = [3]float64{1, 0, 0}
-				case "#00ff00":
-					colour = [3]float64{0, 1, 0}
-				case "#0000ff":
-					colour = [3]float64{0, 0, 1}
-				}
-			}
-			at += float64(d)
-		}
-		src, _, err := vision.Decode(f.Data, vision.DefaultLimits)
-		if err != nil {
-			t.Error(err)
-			return f.Data
-		}
-		rgb := vision.ToRGB(src)
-		out := image.NewRGBA(image.Rect(0, 0, rgb.Width, rgb.Height))
-		cx, cy := (box.X1+box.X2)/2, (box.Y1+box.Y2)/2
-		rx, ry := 0.55*box.Width(), 0.6*box.Height()
-		for y := range rgb.Height {
-			for x := range rgb.Width {
-				i := y*rgb.Width + x
-				dx, dy := (float64(x)-cx)/rx, (float64(y)-cy)/ry
-				lit := dx*dx+dy*dy <= 1
-				for c := range 3 {
-					v := float64(rgb.Pix[3*i+c])
-					if lit {
-						v = math.Min(255, v*(1+r.strength*colour[c]))
-					}
-					out.Pix[4*i+c] = uint8(v + 0.5)
-				}
-				out.Pix[4*i+3] = 255
-			}
-		}
-		var buf bytes.Buffer
-		jpeg.Encode(&buf, out, &jpeg.Options{Quality: 90})
-		return buf.Bytes()
+		colour, _ := plan.ColorAt(float64((f.At - start - r.delay + r.shift).Milliseconds()))
+		return presencetest.LightUp(t, f.Data, box, colour, r.strength)
 	}
 }
 

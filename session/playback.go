@@ -43,6 +43,9 @@ type Playback struct {
 	// frame's capture time, before the first frame (as the SDK does when
 	// its screen shows the first colour).
 	LightStart bool
+	// LightStartAt, when LightStart is set, is the start's capture time
+	// (on the frames' scale) instead of the first frame's.
+	LightStartAt *time.Duration
 	// Transform, when set, changes each frame before it is sent, knowing
 	// what the server said when the stream opened (the light challenge's
 	// colours): tests simulate a screen's light on the face with it.
@@ -100,7 +103,11 @@ func (p *Playback) Read(ctx context.Context) (bool, []byte, error) {
 		return false, nil, errDeviceGone
 	case p.LightStart && !p.lit && p.sent < len(p.Frames):
 		p.lit = true
-		msg, _ := json.Marshal(map[string]any{"type": "light_start", "ts": float64(p.Frames[p.sent].At.Microseconds()) / 1000})
+		at := p.Frames[p.sent].At
+		if p.LightStartAt != nil {
+			at = *p.LightStartAt
+		}
+		msg, _ := json.Marshal(map[string]any{"type": "light_start", "ts": float64(at.Microseconds()) / 1000})
 		return false, msg, nil
 	case p.sent < len(p.Frames):
 		f := p.Frames[p.sent]

@@ -264,6 +264,10 @@ type CreateRequest struct {
 	Capture *presence.CapturePolicy
 	// Light asks for the light challenge (docs/active.md).
 	Light bool
+	// LightPlan, with Light, replaces the colours the server would draw:
+	// replaying a recorded session (eval clips) needs the colours it was
+	// recorded with. Never set from a relying party's request.
+	LightPlan *liveness.LightPlan
 }
 
 // Created is a new session with its client token, shown once.
@@ -337,6 +341,12 @@ func (s *Service) Create(ctx context.Context, key *presence.APIKey, req CreateRe
 			light, err := liveness.NewLightPlan(nil)
 			if err != nil {
 				return nil, presence.WrapError(presence.ErrInternal, err, "drawing the light challenge failed")
+			}
+			if req.LightPlan != nil {
+				if err := req.LightPlan.Validate(); err != nil {
+					return nil, presence.WrapError(presence.ErrInvalid, err, "%v", err)
+				}
+				light = *req.LightPlan
 			}
 			plan.Light = &light
 		}

@@ -18,6 +18,7 @@ import (
 	"presence/httpapi/apitest"
 	"presence/liveness"
 	"presence/presencetest"
+	"presence/session"
 )
 
 func policy(timeout time.Duration, min int, steps ...liveness.StepKind) liveness.Policy {
@@ -276,4 +277,37 @@ func TestLightChallengeWithAFileCamera(t *testing.T) {
 		t.Fatalf("a file camera through the light challenge: %v %s", r, v["raw"])
 	}
 	t.Logf("file camera: %s %v", v["decision"], v["reasons"])
+}
+
+// TestDemoPageRecordsWithConsent: with ?record=1 the demo page asks first
+// and opens nothing until the person agrees (the session stays created);
+// then it records the light-challenge session into the format eval clips
+// reads.
+func TestDemoPageRecordsWithConsent(t *testing.T) {
+	e := apitest.New(t, apitest.Options{Clock: &clock.Offset{}})
+	id, token := createSession(t, e, `{"mode":"passive","light_challenge":true}`)
+	ctx := presencetest.Browser(t, presencetest.Camera{Y4M: talkClip(t)})
+	page := fmt.Sprintf("%s/sdk/demo.html?session=%s&token=%s&record=1", e.URL, url.QueryEscape(id), url.QueryEscape(token))
+	if err := chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible("#consent")); err != nil {
+		t.Fatal(err)
+	}
+	// Start without agreeing: nothing happens.
+	if err := chromedp.Do(ctx, chromedp.Click("#start"), chromedp.Sleep(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := e.Store.Session(context.Background(), id); s.Status != "created" || presencetest.Eval[int](t, ctx, "window.presenceStates.length") != 0 {
+		t.Fatalf("the check started without consent: %s", s.Status)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click("#agree"), chromedp.Click("#start")); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, ctx, 30*time.Second)
+	if !presencetest.WaitFor(t, ctx, "window.presenceRecording !== null", 10*time.Second) {
+		t.Fatal("no recording")
+	}
+	raw := presencetest.Eval[string](t, ctx, "window.presenceRecording")
+	rec, frames, _, err := session.ParseRecording([]byte(raw))
+	if err != nil || rec.Light == nil || len(frames) < 5 || rec.Camera == nil {
+		t.Fatalf("recording: %v, %d frames, light %v", err, len(frames), rec != nil && rec.Light != nil)
+	}
 }

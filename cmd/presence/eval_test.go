@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -8,7 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"presence/engine"
+	"presence/engine/enginetest"
+	"presence/liveness"
 	"presence/presencetest"
+	"presence/session"
+	"presence/vision"
 )
 
 // tinyPADSet writes a labels.csv that points at a few dev-set images by
@@ -168,5 +175,81 @@ func TestEvalClipsReplaysClipsIntoSessions(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "RR") || !strings.Contains(r.stdout, "error: ffmpeg could not decode") {
 		t.Errorf("terminal report:\n%s", r.stdout)
+	}
+}
+
+// TestEvalClipsReplaysSDKRecordings: recordings in the SDK's format (the
+// demo page writes them, with consent) are evaluated like clips, light
+// challenge included: frames of a real clip with the recorded colours on
+// the face pass; the same frames without them do not.
+func TestEvalClipsReplaysSDKRecordings(t *testing.T) {
+	files := presencetest.Frames(t, "video_live/blink_talking_1face_720p.mp4", 10, 640)[10:50]
+	eng := enginetest.Engine(t)
+	plan, err := liveness.NewLightPlan(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name string, lit bool) {
+		start := 1000.0
+		rec := map[string]any{"format": session.RecordingFormat, "light": plan, "light_start_ms": start, "camera": map[string]any{"label": "Integrated Webcam"}}
+		var frames []map[string]any
+		for i, f := range files {
+			data := presencetest.ReadFile(t, f)
+			ts := start + float64(i*100)
+			if lit {
+				img, _, err := vision.Decode(data, vision.DefaultLimits)
+				if err != nil {
+					t.Fatal(err)
+				}
+				a, err := eng.Analyze(context.Background(), img, engine.Options{SkipLiveness: true, SkipEmbedding: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The screen's colour 100 ms before the capture (latency).
+				if colour, ok := plan.ColorAt(ts - 100 - start); ok && a.Face != nil {
+					data = presencetest.LightUp(t, data, a.Face.Box, colour, 0.15)
+				}
+			}
+			frames = append(frames, map[string]any{"ts": ts, "jpeg": base64.StdEncoding.EncodeToString(data)})
+		}
+		rec["frames"] = frames
+		raw, _ := json.Marshal(rec)
+		if err := os.WriteFile(filepath.Join(dir, name), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("lit.json", true)
+	write("unlit.json", false)
+	labels := "path,label,attack_type,subject\nlit.json,live,none,talker\nunlit.json,spoof,no_reflection,talker\n"
+	if err := os.WriteFile(filepath.Join(dir, "labels.csv"), []byte(labels), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "report")
+	r := run(t, nil, "eval", "clips", dir, "--modes", "passive", "--quiet", "--out", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var report struct {
+		Clips []struct {
+			Sample struct{ Path string }
+			Runs   []struct {
+				Decision string
+				Reasons  []string
+			}
+		}
+	}
+	if err := json.Unmarshal(presencetest.ReadFile(t, out+".json"), &report); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range report.Clips {
+		if len(c.Runs) != 1 {
+			t.Fatalf("%s: %d runs, want the recording once", c.Sample.Path, len(c.Runs))
+		}
+		got[c.Sample.Path] = c.Runs[0].Decision + " " + strings.Join(c.Runs[0].Reasons, ",")
+	}
+	if !strings.HasPrefix(got["lit.json"], "realface") || strings.HasPrefix(got["unlit.json"], "realface") || got["unlit.json"] == "" {
+		t.Fatalf("recordings: %v\n%s", got, r.stdout)
 	}
 }

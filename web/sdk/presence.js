@@ -10,6 +10,10 @@
  *       clientToken: 'pct_...',    // from your backend, single use
  *       onDone: function (r) { ... }, // {status, guidance}: ask your backend for the verdict
  *       onState: function (s) { ... } // optional: every state change
+ *       // record: true, onRecording: function (blob) { ... }
+ *       //   optional, only with the person's consent: the frames sent, their
+ *       //   times and the light challenge, as a presence-recording/1 JSON
+ *       //   file for `presence eval clips` (docs/active.md)
  *     });
  *   </script>
  *
@@ -119,6 +123,8 @@
     opts.container.appendChild(root);
 
     var stream = null, ws = null, timer = null, finished = false, seq = 0, busy = false, maxFPS = 10, nonce = '';
+    // What a recording keeps, when the page asked for one.
+    var recording = opts.record ? { format: 'presence-recording/1', frames: [] } : null;
     var canvas = document.createElement('canvas');
 
     function setState(state, detail) {
@@ -180,7 +186,9 @@
           // Stamped when the first colour is on the screen, on the clock
           // the frames are stamped with.
           requestAnimationFrame(function () {
-            if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: 'light_start', ts: performance.now() }));
+            var started = performance.now();
+            if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: 'light_start', ts: started }));
+            if (recording) recording.light_start_ms = started;
           });
         }
         setTimeout(next, plan.durations_ms[i]);
@@ -210,7 +218,10 @@
           msg[1] = header.length & 255;
           msg.set(header, 2);
           msg.set(new Uint8Array(buf), 2 + header.length);
-          if (ws.readyState === 1) ws.send(msg);
+          if (ws.readyState === 1) {
+            ws.send(msg);
+            if (recording) recording.frames.push({ ts: ts, bytes: new Uint8Array(buf) });
+          }
           busy = false;
         }, function () { busy = false; });
       }, 'image/jpeg', 0.85);
@@ -226,7 +237,10 @@
           setState('capturing');
           progress.textContent = m.steps ? 'Steps: ' + m.steps : '';
           timer = setInterval(sendFrame, 1000 / maxFPS);
-          if (m.light) showLight(m.light);
+          if (m.light) {
+            if (recording) recording.light = m.light;
+            showLight(m.light);
+          }
           break;
         case 'guidance':
           guidance.textContent = m.code === 'ok' ? '' : m.message;
@@ -261,6 +275,7 @@
             showEnd(false, 'Not completed');
           }
           if (opts.onDone) opts.onDone({ status: m.status, guidance: m.guidance || [] });
+          deliverRecording();
           break;
         case 'error':
           fail(serverErrorState(m.code), m);
@@ -271,6 +286,20 @@
     // cameraReport tells the server what the browser knows of the camera:
     // its label and settings. The server records it with the verdict and
     // may refuse known virtual cameras; it proves nothing on its own.
+    // deliverRecording hands the page the recording as a JSON file.
+    function deliverRecording() {
+      if (!recording || !opts.onRecording) return;
+      recording.camera = cameraReport() || recording.camera;
+      var frames = recording.frames.map(function (f) {
+        var bin = '';
+        for (var i = 0; i < f.bytes.length; i += 0x8000) bin += String.fromCharCode.apply(null, f.bytes.subarray(i, i + 0x8000));
+        return { ts: f.ts, jpeg: btoa(bin) };
+      });
+      var out = { format: recording.format, light: recording.light, light_start_ms: recording.light_start_ms, camera: recording.camera, frames: frames };
+      recording = null;
+      try { opts.onRecording(new Blob([JSON.stringify(out)], { type: 'application/json' })); } catch (e) { /* the page's problem */ }
+    }
+
     function cameraReport() {
       var track = stream && stream.getVideoTracks()[0];
       if (!track) return null;
@@ -283,7 +312,11 @@
       var url = server.replace(/^http/, 'ws') + '/v1/sessions/' + encodeURIComponent(opts.sessionId) + '/stream';
       try { ws = new WebSocket(url); } catch (e) { fail('error', e); return; }
       ws.binaryType = 'arraybuffer';
-      ws.onopen = function () { ws.send(JSON.stringify({ type: 'hello', token: opts.clientToken, camera: cameraReport() })); };
+      ws.onopen = function () {
+        var cam = cameraReport();
+        if (recording) recording.camera = cam;
+        ws.send(JSON.stringify({ type: 'hello', token: opts.clientToken, camera: cam }));
+      };
       ws.onmessage = onMessage;
       // The token is spent once sent: a dropped connection cannot resume,
       // so the check ends cleanly and the page starts a new one.
