@@ -16,6 +16,9 @@ have jq || need+=(jq)
 # Video frames for the active-liveness tests, and a real browser for the
 # capture SDK and web app tests.
 have ffmpeg || need+=(ffmpeg)
+# libjpeg-turbo's TurboJPEG library: fast, DCT-scaled JPEG decoding
+# (vision/turbojpeg); without it Presence uses Go's decoder.
+ldconfig -p 2>/dev/null | grep -q 'libturbojpeg\.so\.0' || ls /usr/lib/*/libturbojpeg.so.0 >/dev/null 2>&1 || need+=(libturbojpeg0)
 have chromium || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then

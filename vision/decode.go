@@ -77,6 +77,9 @@ type Info struct {
 	Width       int `json:"width"`
 	Height      int `json:"height"`
 	Orientation int `json:"orientation"`
+	// Scale: the picture was decoded at 1/Scale of its stored size (a
+	// DCT-scaled JPEG decode); 1 is full size.
+	Scale int `json:"scale,omitempty"`
 }
 
 // Sniff names the format of data from its magic bytes; the file name or a
