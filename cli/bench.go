@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image/jpeg"
 	"io"
 	"net"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"presence/engine"
 	"presence/httpapi"
 	"presence/seal"
+	"presence/session"
 	"presence/sqlstore"
 	"presence/vision"
 )
@@ -30,6 +32,9 @@ type benchConfig struct {
 	Workers   int    `json:"workers"`
 	Clients   int    `json:"clients"`
 	Embedding bool   `json:"embedding"`
+	// GoJPEG decodes with Go's image/jpeg at full size instead of
+	// libjpeg-turbo scaled in the DCT.
+	GoJPEG bool `json:"go_jpeg,omitempty"`
 }
 
 // benchRow is the result of one configuration on one image.
@@ -75,7 +80,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	requests := fs.Int("requests", 40, "measured requests per image and configuration")
 	httpMode := fs.Bool("http", false, "measure the full HTTP flow (create session, upload frame, read verdict) instead of the in-process pipeline")
 	embedding := fs.Bool("embedding", true, "run the embedding model (a match needs it)")
-	compare := fs.Bool("compare", false, "compare two configurations given as arguments, e.g. --compare workers=1 workers=2 (keys: workers, clients, embedding=on|off, mode=pipeline|http)")
+	compare := fs.Bool("compare", false, "compare two configurations given as arguments, e.g. --compare workers=1 workers=2 (keys: workers, clients, embedding=on|off, mode=pipeline|http, jpeg=go|turbo)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := cfg.load(fs, args, os.Getenv); err != nil {
 		return usageError("%v", err)
@@ -112,6 +117,20 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	files, err := benchImages(*images)
 	if err != nil {
 		return err
+	}
+	if *images == "" {
+		// The 12.6-MP dev photo is a progressive web JPEG; phones write
+		// baseline. Both are measured.
+		tmp, err := os.MkdirTemp("", "presence-bench-photo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		baseline, err := baselineCopy(files[len(files)-1], tmp)
+		if err != nil {
+			return err
+		}
+		files = append(files, baseline)
 	}
 
 	ms, err := openModels(cfg)
@@ -186,8 +205,12 @@ func newBenchTarget(c benchConfig, eng *engine.Engine, cfg Config) (benchTarget,
 	switch c.Mode {
 	case "pipeline":
 		opts := engine.Options{SkipEmbedding: !c.Embedding}
+		jd, _ := jpegDecoder()
+		if c.GoJPEG {
+			jd = nil
+		}
 		return benchTarget{config: c, close: func() {}, do: func(ctx context.Context, data []byte) error {
-			_, err := eng.AnalyzeBytes(ctx, data, cfg.Limits(), opts)
+			_, err := session.AnalyzeUpload(ctx, eng, jd, cfg.Limits(), data, opts)
 			return err
 		}}, nil
 	case "http":
@@ -235,6 +258,15 @@ func parseBenchConfig(base benchConfig, spec string) (benchConfig, error) {
 			} else {
 				c.Clients = n
 			}
+		case "jpeg":
+			switch v {
+			case "go":
+				c.GoJPEG = true
+			case "turbo":
+				c.GoJPEG = false
+			default:
+				return c, fmt.Errorf("jpeg=%s: want go or turbo", v)
+			}
 		case "embedding":
 			if v != "on" && v != "off" {
 				return c, fmt.Errorf("configuration %q: embedding is on or off", kv)
@@ -246,10 +278,34 @@ func parseBenchConfig(base benchConfig, spec string) (benchConfig, error) {
 			}
 			c.Mode = v
 		default:
-			return c, fmt.Errorf("configuration %q: unknown key %s (workers, clients, embedding, mode)", kv, k)
+			return c, fmt.Errorf("configuration %q: unknown key %s (workers, clients, embedding, mode, jpeg)", kv, k)
 		}
 	}
 	return c, nil
+}
+
+// baselineCopy re-encodes a photo as a baseline JPEG (quality 92, as a
+// phone camera writes), in dir.
+func baselineCopy(file, dir string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	img, err := jpeg.Decode(f)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", file, err)
+	}
+	out := filepath.Join(dir, strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))+"-baseline.jpg")
+	w, err := os.Create(out)
+	if err != nil {
+		return "", err
+	}
+	if err := jpeg.Encode(w, img, &jpeg.Options{Quality: 92}); err != nil {
+		w.Close()
+		return "", err
+	}
+	return out, w.Close()
 }
 
 // benchImages resolves --images, or finds the default dev-set photos next
@@ -312,6 +368,10 @@ func newHTTPBenchTarget(c benchConfig, eng *engine.Engine, cfg Config) (benchTar
 	}
 	key, _, _ := seal.NewKey()
 	sealer, _ := seal.New(key)
+	// One photo sent over and over is a replay to a server that keeps
+	// fingerprints: the bench server keeps none, so every request is
+	// judged (the lookup still runs).
+	cfg.FingerprintRetention = 0
 	sessions, err := newSessionService(cfg, store, eng, sealer, nil, nil, nil)
 	if err != nil {
 		store.Close()

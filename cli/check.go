@@ -13,6 +13,7 @@ import (
 
 	"presence"
 	"presence/engine"
+	"presence/session"
 )
 
 // checkResult is one image's line of `presence check --json`.
@@ -125,13 +126,15 @@ func checkOne(ctx context.Context, eng *engine.Engine, cfg Config, file string, 
 }
 
 // analyzeFile reads a file within the configured byte limit (checked on
-// the file size before reading) and analyses it.
+// the file size before reading) and analyses it as the service analyses
+// an upload (DCT-scaled decoding where libjpeg-turbo is installed).
 func analyzeFile(ctx context.Context, eng *engine.Engine, cfg Config, path string, opts engine.Options) (*presence.Analysis, error) {
 	data, err := readLimited(path, cfg.MaxImageBytes)
 	if err != nil {
 		return nil, err
 	}
-	return eng.AnalyzeBytes(ctx, data, cfg.Limits(), opts)
+	jd, _ := jpegDecoder()
+	return session.AnalyzeUpload(ctx, eng, jd, cfg.Limits(), data, opts)
 }
 
 func readLimited(path string, maxBytes int64) ([]byte, error) {

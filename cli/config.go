@@ -57,8 +57,13 @@ type Config struct {
 	RateLimit int `json:"rate_limit"`
 	// Retention is how long finished sessions and their audit images are
 	// kept; the audit log (no images) is kept.
-	Retention       Duration `json:"retention"`
-	ShutdownTimeout Duration `json:"shutdown_timeout"`
+	Retention Duration `json:"retention"`
+	// FingerprintRetention is how long the replay fingerprints of judged
+	// frames are kept (hashes, no image), whatever happens to their
+	// sessions; 0 keeps none, which turns off replay detection across
+	// sessions.
+	FingerprintRetention Duration `json:"fingerprint_retention"`
+	ShutdownTimeout      Duration `json:"shutdown_timeout"`
 	// Active is what active sessions may ask for.
 	Active ActiveConfig `json:"active"`
 	// DuplicateFaces is what enrolling a face already enrolled under
@@ -218,24 +223,25 @@ func (o optionalBool) Set(v string) error {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		CacheDir:        defaultCacheDir(),
-		MaxImageBytes:   vision.DefaultLimits.MaxBytes,
-		MaxImagePixels:  vision.DefaultLimits.MaxPixels,
-		Thresholds:      engine.DefaultThresholds(),
-		Listen:          "127.0.0.1:8080",
-		MetricsListen:   "127.0.0.1:9464",
-		DB:              filepath.Join("data", "presence.db"),
-		DataDir:         "data",
-		SessionTTL:      Duration(5 * time.Minute),
-		MaxSessionTTL:   Duration(time.Hour),
-		MaxFrames:       5,
-		MaxBodyBytes:    20 << 20,
-		RateLimit:       600,
-		Retention:       Duration(30 * 24 * time.Hour),
-		ShutdownTimeout: Duration(30 * time.Second),
-		LogFormat:       "text",
-		DuplicateFaces:  "warn",
-		LogLevel:        "info",
+		CacheDir:             defaultCacheDir(),
+		MaxImageBytes:        vision.DefaultLimits.MaxBytes,
+		MaxImagePixels:       vision.DefaultLimits.MaxPixels,
+		Thresholds:           engine.DefaultThresholds(),
+		Listen:               "127.0.0.1:8080",
+		MetricsListen:        "127.0.0.1:9464",
+		DB:                   filepath.Join("data", "presence.db"),
+		DataDir:              "data",
+		SessionTTL:           Duration(5 * time.Minute),
+		MaxSessionTTL:        Duration(time.Hour),
+		MaxFrames:            5,
+		MaxBodyBytes:         20 << 20,
+		RateLimit:            600,
+		Retention:            Duration(30 * 24 * time.Hour),
+		FingerprintRetention: Duration(30 * 24 * time.Hour),
+		ShutdownTimeout:      Duration(30 * time.Second),
+		LogFormat:            "text",
+		DuplicateFaces:       "warn",
+		LogLevel:             "info",
 	}
 }
 
@@ -324,6 +330,9 @@ func (c *Config) load(fs *flag.FlagSet, args []string, getenv func(string) strin
 	// Zero used to purge every finished session at the next sweep (and
 	// keep the app's attempts for ever): a retention is a period, and a
 	// relying party needs time to read its verdicts.
+	if time.Duration(c.FingerprintRetention) < 0 {
+		return fmt.Errorf("fingerprint retention %s: must not be negative", time.Duration(c.FingerprintRetention))
+	}
 	if time.Duration(c.Retention) < time.Hour {
 		return fmt.Errorf("retention %s: must be at least 1h (sessions, audit images and the app's attempts are kept that long)", time.Duration(c.Retention))
 	}
@@ -411,6 +420,11 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 			return fmt.Errorf("env PRESENCE_RETENTION: %w", err)
 		}
 	}
+	if v := getenv("PRESENCE_FINGERPRINT_RETENTION"); v != "" {
+		if err := c.FingerprintRetention.Set(v); err != nil {
+			return fmt.Errorf("env PRESENCE_FINGERPRINT_RETENTION: %w", err)
+		}
+	}
 	if v := getenv("PRESENCE_DEV"); v != "" {
 		c.Dev = v == "1" || v == "true"
 	}
@@ -451,6 +465,7 @@ func (c *Config) bindServerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "folder for the development template key (env PRESENCE_DATA_DIR)")
 	fs.Var(&c.SessionTTL, "session-ttl", "default session lifetime")
 	fs.Var(&c.Retention, "retention", "how long finished sessions and audit images are kept (env PRESENCE_RETENTION)")
+	fs.Var(&c.FingerprintRetention, "fingerprint-retention", "how long replay fingerprints of judged frames are kept, 0 = none: no replay detection across sessions (env PRESENCE_FINGERPRINT_RETENTION)")
 	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "requests a minute per API key, 0 = none (env PRESENCE_RATE_LIMIT)")
 	fs.IntVar(&c.MaxFrames, "max-frames", c.MaxFrames, "most frames of one passive check")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body")

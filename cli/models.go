@@ -39,4 +39,6 @@ func printModels(w io.Writer, m *presence.Manifest) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Role, s.SHA256[:16], s.Version, s.License)
 	}
 	tw.Flush()
+	_, which := jpegDecoder()
+	fmt.Fprintf(w, "\nJPEG decoder: %s\n", which)
 }

@@ -97,11 +97,25 @@ func newSessionService(cfg Config, store presence.Store, eng session.Analyzer, s
 	if err != nil {
 		return nil, err
 	}
+	jpeg, which := jpegDecoder()
+	if log != nil {
+		log.Info("JPEG decoder", "decoder", which)
+	}
 	return session.New(session.Config{
 		Store: store, Engine: eng, Sealer: sealer, Log: log, Observer: obs,
 		DefaultTTL: time.Duration(cfg.SessionTTL), MaxTTL: time.Duration(cfg.MaxSessionTTL),
-		MaxFrames: cfg.MaxFrames, Limits: cfg.Limits(), Policy: policy, Subjects: subs,
+		MaxFrames: cfg.MaxFrames, Limits: cfg.Limits(), Policy: policy, Subjects: subs, JPEG: jpeg,
+		FingerprintRetention: fingerprintRetention(cfg),
 	}), nil
+}
+
+// fingerprintRetention maps the configuration's 0 (keep none) onto the
+// service's negative.
+func fingerprintRetention(cfg Config) time.Duration {
+	if cfg.FingerprintRetention == 0 {
+		return -1
+	}
+	return time.Duration(cfg.FingerprintRetention)
 }
 
 // newSubjectService wires enrolment and matching.

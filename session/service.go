@@ -87,13 +87,17 @@ type Config struct {
 	// Light holds the light challenge's thresholds.
 	Light liveness.LightRule
 	// FingerprintRetention is how long the fingerprints of judged frames
-	// are kept to catch them replayed (default 30 days), whatever happens
-	// to their session.
+	// are kept to catch them replayed (0: 30 days), whatever happens to
+	// their session; negative keeps none (no replay detection across
+	// sessions).
 	FingerprintRetention time.Duration
 	// PassiveWindow is how much of a stream a passive check judges.
 	PassiveWindow liveness.PassiveWindow
 	// Subjects resolves sessions that name an enrolled subject.
 	Subjects Matcher
+	// JPEG decodes JPEG scaled in the DCT (vision/turbojpeg); nil uses
+	// Go's decoder at full size.
+	JPEG vision.JPEGDecoder
 }
 
 // Service runs sessions.
@@ -138,7 +142,7 @@ func New(cfg Config) *Service {
 	if cfg.PassiveWindow == (liveness.PassiveWindow{}) {
 		cfg.PassiveWindow = liveness.DefaultPassiveWindow()
 	}
-	if cfg.FingerprintRetention <= 0 {
+	if cfg.FingerprintRetention == 0 {
 		cfg.FingerprintRetention = 30 * 24 * time.Hour
 	}
 	if cfg.RequestDecodeBytes == 0 {
@@ -153,14 +157,106 @@ func New(cfg Config) *Service {
 // decode decodes one image in a decode slot, waiting for one at most as
 // long as ctx allows.
 func (s *Service) decode(ctx context.Context, data []byte) (*presence.Image, error) {
+	d, err := s.firstDecode(ctx, data)
+	return d.img, err
+}
+
+// Decoding for the models. The detector reads the whole picture at
+// 320x240 and the face crops at most 128 px, so a 12-megapixel photo is
+// decoded at 1/8 in the DCT (libjpeg-turbo) to find the face, and again
+// sharper only when that face is under minFacePixels.
+const (
+	minDecodeSide = 720
+	minFacePixels = 160
+)
+
+// decoded is a frame decoded at 1/scale of its size, and how long it took.
+type decoded struct {
+	img   *presence.Image
+	info  vision.Info
+	scale int
+	ms    float64
+}
+
+// decodeAt decodes at 1/denom under the decode slots.
+func (s *Service) decodeAt(ctx context.Context, data []byte, denom int) (decoded, error) {
 	select {
 	case s.decodeSlots <- struct{}{}:
 	case <-ctx.Done():
-		return nil, presence.WrapError(presence.ErrUnavailable, ctx.Err(), "the server is busy decoding; try again")
+		return decoded{}, presence.WrapError(presence.ErrUnavailable, ctx.Err(), "the server is busy decoding; try again")
 	}
 	defer func() { <-s.decodeSlots }()
-	img, _, err := vision.Decode(data, s.cfg.Limits)
-	return img, err
+	return decodeScaled(data, s.cfg.Limits, s.cfg.JPEG, denom)
+}
+
+func decodeScaled(data []byte, lim vision.Limits, jd vision.JPEGDecoder, denom int) (decoded, error) {
+	start := time.Now()
+	img, info, err := vision.DecodeScaled(data, lim, jd, denom)
+	return decoded{img: img, info: info, scale: max(info.Scale, 1), ms: msSince(start)}, err
+}
+
+// firstScale is the DCT scale of a first decode: the smallest at which the
+// detector still has its picture.
+func firstScale(data []byte, lim vision.Limits, jd vision.JPEGDecoder) int {
+	if jd != nil {
+		if _, cfg, err := vision.DecodeConfig(data, lim); err == nil {
+			return vision.ScaleFor(cfg.Width, cfg.Height, minDecodeSide)
+		}
+	}
+	return 1
+}
+
+// firstDecode decodes at the smallest scale the detector needs.
+func (s *Service) firstDecode(ctx context.Context, data []byte) (decoded, error) {
+	return s.decodeAt(ctx, data, firstScale(data, s.cfg.Limits, s.cfg.JPEG))
+}
+
+// analyze runs the models on a decoded frame; a face too small for its
+// crops at a reduced scale is decoded again, as large as it needs, and
+// analysed again. It returns the decode the analysis used.
+func (s *Service) analyze(ctx context.Context, data []byte, d decoded, opts engine.Options) (*presence.Analysis, decoded, error) {
+	return analyzeDecoded(ctx, s.cfg.Engine, data, d, opts, func(denom int) (decoded, error) { return s.decodeAt(ctx, data, denom) })
+}
+
+func analyzeDecoded(ctx context.Context, eng Analyzer, data []byte, d decoded, opts engine.Options, decodeAt func(int) (decoded, error)) (*presence.Analysis, decoded, error) {
+	a, err := eng.Analyze(ctx, d.img, opts)
+	if err != nil || d.scale == 1 || a.Face == nil {
+		return a, d, err
+	}
+	side := min(a.Face.Box.Width(), a.Face.Box.Height())
+	if side >= minFacePixels {
+		return a, d, nil
+	}
+	denom := d.scale
+	for denom > 1 && side*float64(d.scale)/float64(denom) < minFacePixels {
+		denom /= 2
+	}
+	sharper, err := decodeAt(denom)
+	if err != nil {
+		return nil, d, err
+	}
+	sharper.ms += d.ms
+	again, err := eng.Analyze(ctx, sharper.img, opts)
+	return again, sharper, err
+}
+
+// AnalyzeUpload decodes and analyses one uploaded picture as a passive
+// check does (DCT-scaled through jd when given, sharper again for a small
+// face), for tools that measure that path (presence check, presence
+// bench). The decode time is in the timings.
+func AnalyzeUpload(ctx context.Context, eng Analyzer, jd vision.JPEGDecoder, lim vision.Limits, data []byte, opts engine.Options) (*presence.Analysis, error) {
+	d, err := decodeScaled(data, lim, jd, firstScale(data, lim, jd))
+	if err != nil {
+		return nil, err
+	}
+	a, d, err := analyzeDecoded(ctx, eng, data, d, opts, func(denom int) (decoded, error) { return decodeScaled(data, lim, jd, denom) })
+	if err != nil {
+		return nil, err
+	}
+	a.Timings.Decode = d.ms
+	a.Timings.Total += d.ms
+	a.Image.Format, a.Image.Orientation = string(d.info.Format), d.info.Orientation
+	return a, nil
 }
 
 // Now is the service clock.
@@ -375,11 +471,11 @@ func (s *Service) Create(ctx context.Context, key *presence.APIKey, req CreateRe
 // referenceTemplate finds the (largest) face of a reference photo, e.g. an
 // ID-card portrait, and returns its template.
 func (s *Service) referenceTemplate(ctx context.Context, data []byte) (presence.Embedding, error) {
-	img, err := s.decode(ctx, data)
+	d, err := s.firstDecode(ctx, data)
 	if err != nil {
 		return nil, presence.WrapError(presence.ErrorCodeOf(err), err, "reference image: %s", presence.ErrorMessage(err))
 	}
-	a, err := s.cfg.Engine.Analyze(ctx, img, engine.Options{})
+	a, _, err := s.analyze(ctx, data, d, engine.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -514,15 +610,14 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 	if need > s.cfg.RequestDecodeBytes {
 		return nil, presence.Errorf(presence.ErrImageTooLarge, "the frames would take %d MB to decode together, limit %d MB; send fewer or smaller frames", need>>20, s.cfg.RequestDecodeBytes>>20)
 	}
+	decodes := make([]decoded, len(frames))
 	images := make([]*presence.Image, len(frames))
-	decode := make([]float64, len(frames))
 	for i, f := range frames {
-		start := time.Now()
-		img, err := s.decode(ctx, f.Data)
+		d, err := s.firstDecode(ctx, f.Data)
 		if err != nil {
 			return nil, presence.WrapError(presence.ErrorCodeOf(err), err, "frame %d: %s", i+1, presence.ErrorMessage(err))
 		}
-		images[i], decode[i] = img, msSince(start)
+		decodes[i], images[i] = d, d.img
 	}
 	now := s.cfg.Clock.Now()
 	prints, replayed, err := s.uploadFingerprints(ctx, sess, frames, images)
@@ -535,7 +630,7 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 	if replayed {
 		verdict = &presence.Verdict{Decision: presence.DecisionFake, Reasons: []presence.Reason{presence.NewReason(presence.ReasonReplayedFrame)}, Models: s.cfg.Engine.Manifest().Versions()}
 		prints = nil // the earlier session's fingerprints already hold these frames
-	} else if verdict, probe, faces, err = s.judgePassive(ctx, sess, images, decode); err != nil {
+	} else if verdict, probe, faces, err = s.judgePassive(ctx, sess, frames, decodes); err != nil {
 		return nil, err
 	}
 	verdict.Capture = &presence.CaptureReport{Source: "upload"}
@@ -555,7 +650,7 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 		SessionID: sess.ID, Status: presence.StatusSucceeded, Verdict: verdict, At: now, FromStatus: presence.StatusCreated, ProbeTemplate: probe,
 		AuditImages:  evidence,
 		Audit:        auditRecord(sess, verdict, now),
-		Fingerprints: keep, FingerprintsExpire: now.Add(s.cfg.FingerprintRetention),
+		Fingerprints: s.keptFingerprints(keep), FingerprintsExpire: now.Add(s.cfg.FingerprintRetention),
 	}
 	if err := s.cfg.Store.CompleteSession(ctx, c); err != nil {
 		return nil, err
@@ -566,6 +661,14 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 	s.cfg.Log.Info("verdict", "session", sess.ID, "mode", sess.Mode, "decision", verdict.Decision, "frames", len(frames), "ms", verdict.Timings.Total)
 	sess.Status, sess.Verdict, sess.CompletedAt, sess.TokenUsedAt = presence.StatusSucceeded, verdict, &now, &now
 	return sess, nil
+}
+
+// keptFingerprints is what the retention lets the store keep.
+func (s *Service) keptFingerprints(prints []presence.FrameHash) []presence.FrameHash {
+	if s.cfg.FingerprintRetention < 0 {
+		return nil
+	}
+	return prints
 }
 
 // uploadFingerprints fingerprints uploaded frames and says whether they
@@ -597,22 +700,22 @@ func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds())
 // judgePassive analyses every frame, fuses them and matches the
 // reference; it returns the sealed probe template of a live face and how
 // many faces each frame showed.
-func (s *Service) judgePassive(ctx context.Context, sess *presence.Session, images []*presence.Image, decode []float64) (*presence.Verdict, []byte, []int, error) {
+func (s *Service) judgePassive(ctx context.Context, sess *presence.Session, frames []Frame, decodes []decoded) (*presence.Verdict, []byte, []int, error) {
 	t := s.cfg.Engine.Thresholds()
 	// Templates are always computed: to check that every frame shows the
 	// same face, to match a reference, and to keep the probe of a live face
 	// for a later enrolment or verification.
 	opts := engine.Options{}
-	analyses := make([]*presence.Analysis, len(images))
-	faces := make([]int, len(images))
+	analyses := make([]*presence.Analysis, len(frames))
+	faces := make([]int, len(frames))
 	v := &presence.Verdict{Models: s.cfg.Engine.Manifest().Versions()}
-	for i, img := range images {
-		a, err := s.cfg.Engine.Analyze(ctx, img, opts)
+	for i, f := range frames {
+		a, d, err := s.analyze(ctx, f.Data, decodes[i], opts)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		a.Timings.Decode = decode[i]
-		a.Timings.Total += decode[i]
+		a.Timings.Decode = d.ms
+		a.Timings.Total += d.ms
 		analyses[i], faces[i] = a, len(a.Faces)
 		addTimings(&v.Timings, a.Timings)
 		if s.cfg.Observer != nil {
