@@ -41,4 +41,3 @@ func BenchmarkDecode12MP(b *testing.B) {
 		}
 	}
 }
-
