@@ -48,7 +48,9 @@ soak: setup
 # Benchmarks of every hot path on real faces (numbers in the README).
 bench: setup
 	$(GO) test -run '^$$' -bench . -benchtime 200x ./vision ./engine
-	$(GO) test -run '^$$' -bench . -benchtime 20x ./subjects
+	$(GO) test -run '^$$' -bench 'Identify|IndexSync' -benchtime 20x ./subjects
+	$(GO) test -run '^$$' -bench QuantisedRecall -benchtime 1x ./subjects
+	$(GO) test -run '^$$' -bench Decode12MP -benchtime 10x ./vision/turbojpeg
 
 # Evaluation reports on the dev set (docs/eval/), the evidence behind the
 # default thresholds (docs/thresholds.md).

@@ -10,9 +10,12 @@ import (
 	"presence/seal"
 )
 
-// Index holds every enrolled template, decrypted, in one contiguous matrix
-// for brute-force search: cosine similarity of unit vectors is their dot
-// product. It is derived data: before each search it catches up with the
+// Index holds every enrolled template, decrypted and quantised to int8
+// (quantize.go), in one contiguous matrix for brute-force search: cosine
+// similarity of unit vectors is their dot product, and the scan runs on
+// the int8 codes (AVX2 where the CPU has it). Its similarities are
+// approximate; callers re-rank its candidates exactly (Service.rerank).
+// It is derived data: before each search it catches up with the
 // store (templates inserted after the last one it saw, and the deletion
 // log), so an enrolment or erasure on any node is seen by every node.
 type Index struct {
@@ -23,7 +26,8 @@ type Index struct {
 
 	mu       sync.RWMutex
 	dim      int
-	vectors  []float32 // row-major, dim values a row
+	codes    []int8    // row-major, dim values a row
+	scales   []float32 // each row's scale: value = code * scale
 	subjects []string  // subject of each row
 	seqs     []int64   // template seq of each row
 	row      map[int64]int
@@ -114,7 +118,9 @@ func (x *Index) add(seq int64, subject string, e presence.Embedding) {
 		return // a template of another model: never comparable
 	}
 	x.row[seq] = len(x.subjects)
-	x.vectors = append(x.vectors, e...)
+	at := len(x.codes)
+	x.codes = append(x.codes, make([]int8, x.dim)...)
+	x.scales = append(x.scales, quantize(e, x.codes[at:]))
 	x.subjects = append(x.subjects, subject)
 	x.seqs = append(x.seqs, seq)
 }
@@ -127,11 +133,12 @@ func (x *Index) removeLocked(seq int64) {
 	}
 	last := len(x.subjects) - 1
 	if i != last {
-		copy(x.vectors[i*x.dim:(i+1)*x.dim], x.vectors[last*x.dim:])
+		copy(x.codes[i*x.dim:(i+1)*x.dim], x.codes[last*x.dim:])
+		x.scales[i] = x.scales[last]
 		x.subjects[i], x.seqs[i] = x.subjects[last], x.seqs[last]
 		x.row[x.seqs[i]] = i
 	}
-	x.vectors = x.vectors[:last*x.dim]
+	x.codes, x.scales = x.codes[:last*x.dim], x.scales[:last]
 	x.subjects, x.seqs = x.subjects[:last], x.seqs[:last]
 	delete(x.row, seq)
 }
@@ -143,7 +150,8 @@ func (x *Index) Len() int {
 	return len(x.subjects)
 }
 
-// Candidate is a subject and its best similarity to a probe.
+// Candidate is a subject and its best similarity to a probe (from the
+// index: approximate to about 1e-3).
 type Candidate struct {
 	SubjectID  string  `json:"subject_id"`
 	Similarity float64 `json:"similarity"`
@@ -161,6 +169,8 @@ func (x *Index) Search(probe presence.Embedding, k int, exclude string) []Candid
 		return nil
 	}
 	keep := k * MaxTemplatesLimit
+	q := make([]int8, x.dim)
+	ps := quantize(probe, q)
 	workers := min(runtime.GOMAXPROCS(0), max(1, n/2048))
 	chunk := (n + workers - 1) / workers
 	parts := make([][]scored, workers)
@@ -176,7 +186,7 @@ func (x *Index) Search(probe presence.Embedding, k int, exclude string) []Candid
 				if x.subjects[i] == exclude {
 					continue
 				}
-				top.offer(scored{i, dot(probe, x.vectors[i*x.dim:(i+1)*x.dim])})
+				top.offer(scored{i, float32(dotInt8(q, x.codes[i*x.dim:(i+1)*x.dim])) * ps * x.scales[i]})
 			}
 			parts[w] = top.rows
 		}()
@@ -225,25 +235,4 @@ func (t *topRows) offer(r scored) {
 	t.rows = append(t.rows, scored{})
 	copy(t.rows[i+1:], t.rows[i:])
 	t.rows[i] = r
-}
-
-// dot is the inner product, unrolled by eight for the compiler.
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3, s4, s5, s6, s7 float32
-	i := 0
-	for ; i+8 <= len(a); i += 8 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-		s4 += a[i+4] * b[i+4]
-		s5 += a[i+5] * b[i+5]
-		s6 += a[i+6] * b[i+6]
-		s7 += a[i+7] * b[i+7]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7
 }

@@ -6,6 +6,7 @@ package subjects
 
 import (
 	"context"
+	"sort"
 	"encoding/json"
 	"log/slog"
 	"time"
@@ -163,8 +164,12 @@ func (s *Service) Enrol(ctx context.Context, key *presence.APIKey, subjectID, se
 	if err := s.index.Sync(ctx); err != nil {
 		return nil, err
 	}
+	close, err := s.rerank(ctx, probe, s.index.Search(probe, 5+rerankMargin, subjectID), 5)
+	if err != nil {
+		return nil, err
+	}
 	var dups []Candidate
-	for _, c := range s.index.Search(probe, 5, subjectID) {
+	for _, c := range close {
 		if c.Similarity >= s.cfg.Match {
 			dups = append(dups, c)
 		}
@@ -289,19 +294,11 @@ func (s *Service) Identify(ctx context.Context, key *presence.APIKey, sessionID 
 		return nil, err
 	}
 	out := &Identification{SessionID: sessionID, Threshold: s.cfg.Match, Candidates: []Match1N{}}
-	// Every candidate is checked against the store: an index can lag
-	// behind an erasure committed on another node, and an erased person
-	// must never be named.
-	for _, c := range s.index.Search(probe, topK+5, "") {
-		if len(out.Candidates) == topK {
-			break
-		}
-		if _, err := s.cfg.Store.Subject(ctx, c.SubjectID); presence.ErrorCodeOf(err) == presence.ErrNotFound {
-			s.cfg.Log.Warn("identify: the index named a subject the store no longer has", "subject", c.SubjectID)
-			continue
-		} else if err != nil {
-			return nil, err
-		}
+	ranked, err := s.rerank(ctx, probe, s.index.Search(probe, topK+rerankMargin, ""), topK)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range ranked {
 		out.Candidates = append(out.Candidates, Match1N{Candidate: c, Match: c.Similarity >= s.cfg.Match})
 	}
 	var best *presence.Match
@@ -315,6 +312,35 @@ func (s *Service) Identify(ctx context.Context, key *presence.APIKey, sessionID 
 	}
 	if err := s.audit(ctx, presence.AuditIdentified, key, sessionID, "", best, matched); err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// rerankMargin is how many candidates beyond those asked the index's
+// approximate scan hands over: its similarities are within about 1e-3 of
+// the exact ones, so the true best are among them.
+const rerankMargin = 16
+
+// rerank recomputes each candidate's similarity exactly from its stored
+// templates and returns the best k. Every candidate is checked against
+// the store on the way: an index can lag behind an erasure committed on
+// another node, and an erased person must never be named.
+func (s *Service) rerank(ctx context.Context, probe presence.Embedding, cands []Candidate, k int) ([]Candidate, error) {
+	var out []Candidate
+	for _, c := range cands {
+		m, err := s.MatchSubject(ctx, c.SubjectID, probe)
+		switch code := presence.ErrorCodeOf(err); {
+		case code == presence.ErrNotFound || code == presence.ErrConflict: // erased, or no template left
+			s.cfg.Log.Warn("the index named a subject the store no longer has", "subject", c.SubjectID)
+			continue
+		case err != nil:
+			return nil, err
+		}
+		out = append(out, Candidate{SubjectID: c.SubjectID, Similarity: m.Similarity})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Similarity > out[j].Similarity })
+	if len(out) > k {
+		out = out[:k]
 	}
 	return out, nil
 }
