@@ -6,9 +6,9 @@ package subjects
 
 import (
 	"context"
-	"sort"
 	"encoding/json"
 	"log/slog"
+	"sort"
 	"time"
 
 	"presence"
