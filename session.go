@@ -57,11 +57,22 @@ type Session struct {
 	Challenge []byte
 	// Capture says how the session's frames may arrive, fixed at
 	// creation from its key's policy and the request.
-	Capture     CapturePolicy
+	Capture CapturePolicy
+	// Enrolable: the relying party asked to keep the face template, to
+	// enrol, verify or identify the session later. Templates are computed
+	// only when they can be used.
+	Enrolable   bool
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 	CompletedAt *time.Time
 	Verdict     *Verdict
+}
+
+// WantsTemplate says whether the session's face template has a use: a
+// reference to match, or a later enrolment, verification or
+// identification the relying party asked for.
+func (s *Session) WantsTemplate() bool {
+	return s.Enrolable || s.ReferenceTemplate != nil || s.SubjectID != ""
 }
 
 // EffectiveStatus is the status at time now: an unfinished session past

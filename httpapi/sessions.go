@@ -73,6 +73,9 @@ type createRequest struct {
 	Capture *presence.CapturePolicy `json:"capture"`
 	// LightChallenge asks for the light challenge (streams only).
 	LightChallenge bool `json:"light_challenge"`
+	// Enrolable keeps the live face's template for a later enrolment,
+	// verification or identification.
+	Enrolable bool `json:"enrolable"`
 }
 
 type createResponse struct {
@@ -103,7 +106,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, key *pres
 	ttl := time.Duration(min(max(req.TTLSeconds, -1), maxTTLSeconds)) * time.Second
 	created, err := s.cfg.Sessions.Create(r.Context(), key, session.CreateRequest{
 		Mode: req.Mode, ReferenceImage: ref, SubjectID: req.SubjectID, AuditImages: req.AuditImages,
-		TTL: ttl, CorrelationID: req.CorrelationID, Capture: req.Capture, Light: req.LightChallenge,
+		TTL: ttl, CorrelationID: req.CorrelationID, Capture: req.Capture, Light: req.LightChallenge, Enrolable: req.Enrolable,
 	})
 	if err != nil {
 		writeError(w, r, s.cfg.Log, err)

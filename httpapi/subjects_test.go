@@ -13,7 +13,7 @@ import (
 // passed runs a passive session on one photo and returns its id.
 func (e *env) passed(t *testing.T, photo string) string {
 	t.Helper()
-	id, token := e.create(`{}`)
+	id, token := e.create(`{"enrolable":true}`)
 	if r := e.upload(id, token, e.capture(t, photo)); r.status != 200 {
 		t.Fatalf("upload %s: %d %s", photo, r.status, r.raw)
 	}
@@ -204,4 +204,28 @@ func newEnvWith(t *testing.T, o apitest.Options) *env {
 	t.Helper()
 	e := apitest.New(t, o)
 	return &env{Env: e, t: t, url: e.URL, key: e.Key, store: e.Store, clock: e.Clock, server: e.Server}
+}
+
+// TestPlainSessionsKeepNoTemplate: a check that names no reference and is
+// not enrolable skips the face-template model and keeps no template, so
+// it cannot be enrolled (a clear error says how to ask for it).
+func TestPlainSessionsKeepNoTemplate(t *testing.T) {
+	e := newEnv(t, options{})
+	id, token := e.create(`{}`)
+	if r := e.upload(id, token, e.capture(t, "fr_deepface_pairs/img20.jpg")); r.status != 200 {
+		t.Fatal(r.raw2())
+	}
+	g := e.get(id)
+	timings, _ := g.body["timings"].(map[string]any)
+	if g.body["decision"] != "realface" || timings["embedding_ms"] != 0.0 {
+		t.Fatalf("plain check: %s", g.raw)
+	}
+	e.post("/v1/subjects", `{"id":"user-1"}`)
+	r := e.post("/v1/subjects/user-1/enrol", `{"session_id":"`+id+`"}`)
+	if r.status != 409 || !strings.Contains(r.raw2(), `enrolable`) {
+		t.Fatalf("enrolling a plain session: %d %s", r.status, r.raw)
+	}
+	if sess, _ := e.store.Session(context.Background(), id); sess.ProbeTemplate != nil {
+		t.Fatal("a plain session kept a template")
+	}
 }

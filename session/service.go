@@ -360,6 +360,9 @@ type CreateRequest struct {
 	Capture *presence.CapturePolicy
 	// Light asks for the light challenge (docs/active.md).
 	Light bool
+	// Enrolable keeps the face template of a live face, to enrol, verify
+	// or identify the session later.
+	Enrolable bool
 	// LightPlan, with Light, replaces the colours the server would draw:
 	// replaying a recorded session (eval clips) needs the colours it was
 	// recorded with. Never set from a relying party's request.
@@ -420,6 +423,7 @@ func (s *Service) Create(ctx context.Context, key *presence.APIKey, req CreateRe
 		ClientTokenHash: secretHash(token),
 		SubjectID:       req.SubjectID,
 		Capture:         capture,
+		Enrolable:       req.Enrolable,
 		CreatedAt:       now,
 		ExpiresAt:       now.Add(ttl),
 	}
@@ -702,10 +706,12 @@ func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds())
 // many faces each frame showed.
 func (s *Service) judgePassive(ctx context.Context, sess *presence.Session, frames []Frame, decodes []decoded) (*presence.Verdict, []byte, []int, error) {
 	t := s.cfg.Engine.Thresholds()
-	// Templates are always computed: to check that every frame shows the
-	// same face, to match a reference, and to keep the probe of a live face
-	// for a later enrolment or verification.
-	opts := engine.Options{}
+	// A template is computed only where it is used: to match a reference,
+	// to keep the probe of a live face for a later enrolment or
+	// verification (the relying party asked: enrolable), and to check that
+	// several frames show one face. A single frame of a plain check skips
+	// the embedding model, about a third of the pipeline.
+	opts := engine.Options{SkipEmbedding: !sess.WantsTemplate() && len(frames) == 1}
 	analyses := make([]*presence.Analysis, len(frames))
 	faces := make([]int, len(frames))
 	v := &presence.Verdict{Models: s.cfg.Engine.Manifest().Versions()}
@@ -760,7 +766,7 @@ func (s *Service) matchAndProbe(ctx context.Context, sess *presence.Session, v *
 			return nil, err
 		}
 	}
-	if v.Decision != presence.DecisionRealFace {
+	if v.Decision != presence.DecisionRealFace || !sess.WantsTemplate() {
 		return nil, nil
 	}
 	probe, err := s.cfg.Sealer.SealEmbedding(face, sess.ID)

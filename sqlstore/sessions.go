@@ -11,7 +11,7 @@ import (
 )
 
 const sessionColumns = `id, mode, status, correlation_id, audit_images, api_key_id, client_token_hash,
-	token_used_at, reference_template, subject_id, challenge, created_at, expires_at, completed_at, verdict, probe_template, capture_policy`
+	token_used_at, reference_template, subject_id, challenge, created_at, expires_at, completed_at, verdict, probe_template, capture_policy, enrolable`
 
 type scanner interface{ Scan(...any) error }
 
@@ -22,7 +22,7 @@ func scanSession(row scanner) (*presence.Session, error) {
 	var verdict sql.NullString
 	var capture string
 	if err := row.Scan(&s.ID, &s.Mode, &s.Status, &s.CorrelationID, &s.AuditImages, &s.APIKeyID, &s.ClientTokenHash,
-		&used, &s.ReferenceTemplate, &s.SubjectID, &s.Challenge, &created, &expires, &completed, &verdict, &s.ProbeTemplate, &capture); err != nil {
+		&used, &s.ReferenceTemplate, &s.SubjectID, &s.Challenge, &created, &expires, &completed, &verdict, &s.ProbeTemplate, &capture, &s.Enrolable); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(capture), &s.Capture); err != nil {
@@ -47,10 +47,10 @@ func (s *DB) CreateSession(ctx context.Context, sess *presence.Session) error {
 		return presence.WrapError(presence.ErrInternal, err, "encoding the capture policy")
 	}
 	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO sessions (id, mode, status, correlation_id, audit_images, api_key_id,
-		client_token_hash, reference_template, subject_id, challenge, created_at, expires_at, capture_policy)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		client_token_hash, reference_template, subject_id, challenge, created_at, expires_at, capture_policy, enrolable)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		sess.ID, sess.Mode, sess.Status, sess.CorrelationID, sess.AuditImages, sess.APIKeyID,
-		sess.ClientTokenHash, sess.ReferenceTemplate, sess.SubjectID, sess.Challenge, millis(sess.CreatedAt), millis(sess.ExpiresAt), string(capture))
+		sess.ClientTokenHash, sess.ReferenceTemplate, sess.SubjectID, sess.Challenge, millis(sess.CreatedAt), millis(sess.ExpiresAt), string(capture), boolInt(sess.Enrolable))
 	return translate(err, "session")
 }
 
@@ -283,4 +283,12 @@ func (s *DB) ExpireSessions(ctx context.Context, now, purgeBefore time.Time) (ex
 		return translate(err, "rate windows")
 	})
 	return expired, purged, err
+}
+
+// boolInt stores a flag as the integer both databases' columns hold.
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

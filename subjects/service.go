@@ -119,7 +119,7 @@ func (s *Service) liveProbe(ctx context.Context, sessionID string) (*presence.Se
 	case sess.Verdict.Decision != presence.DecisionRealFace:
 		return nil, nil, presence.Errorf(presence.ErrSessionNotLive, "session %s ended %s, not realface: only a live face can be used", sessionID, sess.Verdict.Decision)
 	case sess.ProbeTemplate == nil:
-		return nil, nil, presence.Errorf(presence.ErrSessionNotLive, "session %s kept no face template", sessionID)
+		return nil, nil, presence.Errorf(presence.ErrSessionNotLive, "session %s kept no face template: create the session with \"enrolable\": true (or a reference) to enrol, verify or identify it", sessionID)
 	}
 	e, err := s.cfg.Sealer.OpenEmbedding(sess.ProbeTemplate, sess.ID)
 	if err != nil {

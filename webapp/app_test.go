@@ -479,7 +479,7 @@ func enrolOutsideTheApp(t *testing.T, e *appEnv, subject, photo string) {
 		}
 		return out
 	}
-	created := call("POST", "/v1/sessions", `{"mode":"passive"}`)
+	created := call("POST", "/v1/sessions", `{"mode":"passive","enrolable":true}`)
 	frame := presencetest.ReadFile(t, presencetest.DataFile(t, "fr_deepface_pairs/"+photo))
 	req, _ := http.NewRequest("POST", e.URL+"/v1/sessions/"+created["id"].(string)+"/frames", bytes.NewReader(frame))
 	req.Header.Set("Authorization", "Bearer "+created["client_token"].(string))

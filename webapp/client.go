@@ -118,7 +118,9 @@ type candidate struct {
 }
 
 func (c *client) createSession(ctx context.Context, mode, subjectID string, ttl time.Duration, correlation string) (*createdSession, error) {
-	in := map[string]any{"mode": mode, "ttl_seconds": int(ttl / time.Second), "correlation_id": correlation}
+	// Registration enrols the face and face-only login identifies it:
+	// both need the template kept.
+	in := map[string]any{"mode": mode, "ttl_seconds": int(ttl / time.Second), "correlation_id": correlation, "enrolable": true}
 	if subjectID != "" {
 		in["subject_id"] = subjectID
 	}

@@ -61,7 +61,7 @@ func TestTemplateKeyRotation(t *testing.T) {
 // passiveSession runs a one-frame passive check and returns its id.
 func passiveSession(t *testing.T, url, apiKey string, frame []byte) string {
 	t.Helper()
-	status, created := call(t, "POST", url+"/v1/sessions", apiKey, "application/json", []byte(`{}`))
+	status, created := call(t, "POST", url+"/v1/sessions", apiKey, "application/json", []byte(`{"enrolable":true}`))
 	if status != 201 {
 		t.Fatalf("create session: %d %v", status, created)
 	}
