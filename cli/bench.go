@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"presence"
+	"presence/subjects"
 	"runtime"
 	"strconv"
 	"strings"
@@ -82,11 +84,15 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	embedding := fs.Bool("embedding", true, "run the embedding model (a match needs it)")
 	compare := fs.Bool("compare", false, "compare two configurations given as arguments, e.g. --compare workers=1 workers=2 (keys: workers, clients, embedding=on|off, mode=pipeline|http, jpeg=go|turbo)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	identify := fs.Int("identify", 0, "instead: measure 1:N search over this many synthetic templates (e.g. 1000000), with --clients and --requests")
 	if err := cfg.load(fs, args, os.Getenv); err != nil {
 		return usageError("%v", err)
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.NumCPU()
+	}
+	if *identify > 0 {
+		return benchIdentify(stdout, *identify, max(*clients, 1), *requests, *asJSON)
 	}
 	base := benchConfig{Label: "A", Mode: "pipeline", Workers: cfg.Workers, Clients: *clients, Embedding: *embedding}
 	if *httpMode {
@@ -448,5 +454,38 @@ func benchCall(ctx context.Context, client *http.Client, method, url, auth, cont
 	if out != nil {
 		return json.Unmarshal(raw, out)
 	}
+	return nil
+}
+
+// benchIdentify measures the 1:N index's search (the int8 scan; the exact
+// re-rank of its candidates reads them from the store) over n synthetic
+// templates, and the memory a template takes.
+func benchIdentify(w io.Writer, n, clients, requests int, asJSON bool) error {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	x := subjects.NewIndex(nil, nil)
+	subjects.FillSynthetic(x, n, 5)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	probe := make(presence.Embedding, 512)
+	for i := range probe {
+		probe[i] = float32(i%7) - 3
+	}
+	probe.Normalize()
+	stats := bench.Run(context.Background(), clients, requests, func(context.Context) error {
+		if len(x.Search(probe, 21, "")) == 0 {
+			return fmt.Errorf("no candidate")
+		}
+		return nil
+	})
+	perTemplate := float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"templates": n, "clients": clients, "bytes_per_template": perTemplate, "stats": stats})
+	}
+	fmt.Fprintf(w, "1:N search over %d synthetic templates, %d clients, %d requests: p50 %.1f ms, p95 %.1f ms, %.1f searches/s; %.0f bytes a template (%d CPUs)\n",
+		n, clients, requests, stats.P50, stats.P95, stats.Throughput, perTemplate, runtime.NumCPU())
 	return nil
 }

@@ -2,6 +2,8 @@ package subjects
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"sort"
 	"sync"
@@ -235,4 +237,20 @@ func (t *topRows) offer(r scored) {
 	t.rows = append(t.rows, scored{})
 	copy(t.rows[i+1:], t.rows[i:])
 	t.rows[i] = r
+}
+
+// FillSynthetic adds n random unit templates (512 values, seeded) under
+// subjects "synthetic-0".., for benchmarks of the search at sizes no dev
+// set has; random 512-d vectors are nearly orthogonal, like different
+// people's templates.
+func FillSynthetic(x *Index, n int, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	e := make(presence.Embedding, 512)
+	for i := range n {
+		for j := range e {
+			e[j] = float32(r.NormFloat64())
+		}
+		e.Normalize()
+		x.add(int64(i+1), fmt.Sprint("synthetic-", i), e)
+	}
 }

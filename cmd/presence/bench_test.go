@@ -77,3 +77,10 @@ func TestBenchHTTPFlow(t *testing.T) {
 		t.Fatalf("%+v", report)
 	}
 }
+
+func TestBenchIdentify(t *testing.T) {
+	r := run(t, nil, "bench", "--identify", "5000", "--requests", "5")
+	if r.code != 0 || !strings.Contains(r.stdout, "1:N search over 5000 synthetic templates") || !strings.Contains(r.stdout, "bytes a template") {
+		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+}
