@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"presence/presencetest"
+	"presence/vision"
 	"presence/vision/turbojpeg"
 )
 
@@ -142,4 +143,31 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("inconsistent picture %v", img.Rect)
 		}
 	})
+}
+
+// TestScaledDecodeKeepsOrientation: a phone photo stored sideways (EXIF
+// orientation 6) comes out of vision.DecodeScaled upright, at the scale
+// asked, as Go's decoder gives it at full size.
+func TestScaledDecodeKeepsOrientation(t *testing.T) {
+	d := open(t)
+	data := presencetest.ReadFile(t, presencetest.DataFile(t, "pad_silentface_samples/image_T1.jpg"))
+	full, info, err := vision.Decode(data, vision.DefaultLimits)
+	if err != nil || info.Orientation != 6 {
+		t.Fatalf("the sample: %v, orientation %d", err, info.Orientation)
+	}
+	img, sinfo, err := vision.DecodeScaled(data, vision.DefaultLimits, d, 2)
+	if err != nil || sinfo.Scale != 2 || img.Orientation != 6 {
+		t.Fatalf("scaled: %v %+v", err, sinfo)
+	}
+	if img.Width != (full.Width+1)/2 || img.Height != (full.Height+1)/2 {
+		t.Fatalf("scaled %dx%d, full %dx%d", img.Width, img.Height, full.Width, full.Height)
+	}
+	// Without the library, or for PNG, it is Go's decode at full size.
+	png := presencetest.PNGHeader(4, 4, 8, 2)
+	if _, _, err := vision.DecodeScaled(png, vision.DefaultLimits, d, 2); err == nil {
+		t.Fatal("a header-only PNG decoded")
+	}
+	if img, info, err := vision.DecodeScaled(data, vision.DefaultLimits, nil, 4); err != nil || info.Scale != 1 || img.Width != full.Width {
+		t.Fatalf("no decoder: %v %+v", err, info)
+	}
 }
