@@ -47,8 +47,10 @@ type SealedBlob struct {
 const (
 	AuditEnrolled       = "enrolled"
 	AuditSubjectDeleted = "subject_deleted"
-	AuditVerified       = "verified"
-	AuditIdentified     = "identified"
+	// AuditSubjectExported: everything about a subject was handed out.
+	AuditSubjectExported = "subject_exported"
+	AuditVerified        = "verified"
+	AuditIdentified      = "identified"
 )
 
 // SubjectStore keeps subjects and their templates.

@@ -119,9 +119,15 @@ func fingerprintRetention(cfg Config) time.Duration {
 }
 
 // newSubjectService wires enrolment and matching.
-func newSubjectService(cfg Config, store presence.Store, sealer *seal.Sealer, log *slog.Logger) *subjects.Service {
+func newSubjectService(cfg Config, store presence.Store, sealer *seal.Sealer, log *slog.Logger, m *presence.Manifest) *subjects.Service {
+	model := ""
+	for _, v := range m.Versions() {
+		if v.Role == presence.RoleEmbedding {
+			model = v.Name + " (" + v.Version + ")"
+		}
+	}
 	return subjects.New(subjects.Config{
-		Store: store, Sealer: sealer, Log: log, Match: cfg.Thresholds.Match, Duplicates: cfg.DuplicateFaces,
+		Store: store, Sealer: sealer, Log: log, Match: cfg.Thresholds.Match, Duplicates: cfg.DuplicateFaces, TemplateModel: model,
 	})
 }
 
@@ -153,7 +159,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	defer closeEngine()
 
 	metrics := httpapi.NewMetrics(func() float64 { return float64(eng.QueueDepth()) }, float64(eng.Workers()))
-	subs := newSubjectService(cfg, store, sealer, log)
+	subs := newSubjectService(cfg, store, sealer, log, eng.Manifest())
 	// Load the 1:N index now rather than on the first identification
 	// (about 1.7 s per 100k templates); searches wait for it meanwhile.
 	go func() {

@@ -91,6 +91,14 @@ type fakeSubjects struct {
 	verify   func(ctx context.Context, key *presence.APIKey, subjectID, sessionID string) (*subjects.Verification, error)
 	identify func(ctx context.Context, key *presence.APIKey, sessionID string, topK int) (*subjects.Identification, error)
 	delete   func(ctx context.Context, key *presence.APIKey, id string) (presence.Erased, error)
+	export   func(ctx context.Context, key *presence.APIKey, id string) (*subjects.Export, error)
+}
+
+func (f *fakeSubjects) Export(ctx context.Context, key *presence.APIKey, id string) (*subjects.Export, error) {
+	if f.export == nil {
+		return nil, errUnexpected
+	}
+	return f.export(ctx, key, id)
 }
 
 func (f *fakeSubjects) Create(ctx context.Context, key *presence.APIKey, id string) (*presence.Subject, error) {

@@ -87,6 +87,7 @@ func New(cfg Config) *Server {
 		})
 		s.route("/v1/subjects/{id}/enrol", map[string]http.HandlerFunc{http.MethodPost: s.withKey(s.enrol)})
 		s.route("/v1/subjects/{id}/verify", map[string]http.HandlerFunc{http.MethodPost: s.withKey(s.verify)})
+		s.route("/v1/subjects/{id}/export", map[string]http.HandlerFunc{http.MethodGet: s.withKey(s.exportSubject)})
 		s.route("/v1/identify", map[string]http.HandlerFunc{http.MethodPost: s.withKey(s.identify)})
 	}
 	s.route("/v1/openapi.json", map[string]http.HandlerFunc{http.MethodGet: serveOpenAPI})

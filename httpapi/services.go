@@ -32,6 +32,7 @@ type Subjects interface {
 	Verify(ctx context.Context, key *presence.APIKey, subjectID, sessionID string) (*subjects.Verification, error)
 	Identify(ctx context.Context, key *presence.APIKey, sessionID string, topK int) (*subjects.Identification, error)
 	Delete(ctx context.Context, key *presence.APIKey, id string) (presence.Erased, error)
+	Export(ctx context.Context, key *presence.APIKey, id string) (*subjects.Export, error)
 }
 
 // Store is the little the API reads from the store itself: the shared

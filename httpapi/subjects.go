@@ -72,6 +72,18 @@ func (s *Server) getSubject(w http.ResponseWriter, r *http.Request, _ *presence.
 	writeJSON(w, http.StatusOK, toSubject(sub))
 }
 
+// exportSubject answers a person's request for everything held about
+// them (GET /v1/subjects/{id}/export), as one JSON document.
+func (s *Server) exportSubject(w http.ResponseWriter, r *http.Request, key *presence.APIKey) {
+	export, err := s.cfg.Subjects.Export(r.Context(), key, r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, s.cfg.Log, err)
+		return
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="subject-export.json"`)
+	writeJSON(w, http.StatusOK, export)
+}
+
 func (s *Server) deleteSubject(w http.ResponseWriter, r *http.Request, key *presence.APIKey) {
 	id := r.PathValue("id")
 	erased, err := s.cfg.Subjects.Delete(r.Context(), key, id)

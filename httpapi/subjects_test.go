@@ -1,7 +1,10 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -227,5 +230,89 @@ func TestPlainSessionsKeepNoTemplate(t *testing.T) {
 	}
 	if sess, _ := e.store.Session(context.Background(), id); sess.ProbeTemplate != nil {
 		t.Fatal("a plain session kept a template")
+	}
+}
+
+// TestSubjectExport: everything held about a subject with every kind of
+// record (templates, an enrolled session, a session that named the
+// subject with audit images kept, a verification, an identification,
+// replay fingerprints), as one document; templates are described, never
+// given as numbers; the images are the bytes uploaded. After erasure the
+// export is 404 and writes nothing.
+func TestSubjectExport(t *testing.T) {
+	e := newEnv(t, options{})
+	e.post("/v1/subjects", `{"id":"erin"}`)
+	enrolled := e.passed(t, "fr_deepface_pairs/img20.jpg")
+	if r := e.post("/v1/subjects/erin/enrol", `{"session_id":"`+enrolled+`"}`); r.status != 201 {
+		t.Fatal(r.raw2())
+	}
+	named, token := e.create(`{"subject_id":"erin","audit_images":1,"correlation_id":"login-7"}`)
+	photo := e.capture(t, "fr_deepface_pairs/img21.jpg")
+	if r := e.upload(named, token, photo); r.status != 200 {
+		t.Fatal(r.raw2())
+	}
+	if r := e.post("/v1/subjects/erin/verify", `{"session_id":"`+named+`"}`); r.status != 200 {
+		t.Fatal(r.raw2())
+	}
+	if r := e.post("/v1/identify", `{"session_id":"`+e.passed(t, "fr_deepface_pairs/img20.jpg")+`"}`); r.status != 200 {
+		t.Fatal(r.raw2())
+	}
+	r := e.do("GET", "/v1/subjects/erin/export", e.key, "", nil)
+	if r.status != 200 {
+		t.Fatalf("export: %d %s", r.status, r.raw)
+	}
+	var ex struct {
+		Subject   struct{ ID string }
+		Templates []map[string]any
+		Sessions  []struct {
+			ID, Decision      string
+			Match             *struct{ Match bool }
+			AuditImages       []struct{ Data []byte } `json:"audit_images"`
+			CorrelationIDJSON string                  `json:"correlation_id"`
+		}
+		Audit             []struct{ Action, SessionID string }
+		Consents          []any
+		FrameFingerprints int `json:"frame_fingerprints"`
+	}
+	if err := json.Unmarshal(r.raw, &ex); err != nil {
+		t.Fatal(err)
+	}
+	if ex.Subject.ID != "erin" || len(ex.Templates) != 1 || ex.Templates[0]["model"] == "" || ex.Templates[0]["enrolled_from_session"] != enrolled {
+		t.Fatalf("subject and templates: %s", r.raw)
+	}
+	if regexp.MustCompile(`\[(-?[0-9.e+-]+,){63,}`).Match(r.raw) {
+		t.Fatalf("the export carries template values: %s", r.raw)
+	}
+	sessions := map[string]int{}
+	for i, s := range ex.Sessions {
+		sessions[s.ID] = i
+	}
+	i, ok := sessions[named]
+	if _, ok2 := sessions[enrolled]; !ok || !ok2 || len(ex.Sessions[i].AuditImages) != 1 || !bytes.Equal(ex.Sessions[i].AuditImages[0].Data, photo) ||
+		ex.Sessions[i].Match == nil || ex.Sessions[i].CorrelationIDJSON != "login-7" {
+		t.Fatalf("sessions: %s", r.raw)
+	}
+	actions := map[string]bool{}
+	for _, a := range ex.Audit {
+		actions[a.Action] = true
+	}
+	for _, want := range []string{"verdict", "enrolled", "verified"} {
+		if !actions[want] {
+			t.Errorf("the audit lacks %s: %v", want, actions)
+		}
+	}
+	if ex.FrameFingerprints < 2 || ex.Consents == nil {
+		t.Errorf("fingerprints %d, consents %v", ex.FrameFingerprints, ex.Consents)
+	}
+	// Erased: not found, and asking writes nothing.
+	if d := e.do("DELETE", "/v1/subjects/erin", e.key, "", nil); d.status != 200 {
+		t.Fatal(d.raw2())
+	}
+	before, _ := e.store.ListAudit(context.Background(), 0, 1000)
+	if r := e.do("GET", "/v1/subjects/erin/export", e.key, "", nil); r.status != 404 {
+		t.Fatalf("export after erasure: %d %s", r.status, r.raw)
+	}
+	if after, _ := e.store.ListAudit(context.Background(), 0, 1000); len(after) != len(before) {
+		t.Fatal("a refused export wrote to the audit log")
 	}
 }

@@ -41,6 +41,27 @@ func (s *DB) ListAudit(ctx context.Context, afterID int64, limit int) ([]presenc
 	if err != nil {
 		return nil, translate(err, "audit log")
 	}
+	return scanAudit(rows)
+}
+
+// SubjectAudit returns the audit records that name a subject, or one of
+// sessions, oldest first.
+func (s *DB) SubjectAudit(ctx context.Context, subjectID string, sessions []string) ([]presence.AuditRecord, error) {
+	query := `SELECT id, at, action, api_key_id, session_id, subject_id, correlation_id, decision, score, detail
+		FROM audit_log WHERE subject_id = ?`
+	args := []any{subjectID}
+	for _, id := range sessions {
+		query += ` OR session_id = ?`
+		args = append(args, id)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY id`), args...)
+	if err != nil {
+		return nil, translate(err, "audit log")
+	}
+	return scanAudit(rows)
+}
+
+func scanAudit(rows *sql.Rows) ([]presence.AuditRecord, error) {
 	defer rows.Close()
 	var out []presence.AuditRecord
 	for rows.Next() {

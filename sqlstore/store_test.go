@@ -502,3 +502,45 @@ func TestPoliciesRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+// TestSubjectExportQueries: the sessions, audit entries and fingerprint
+// count an export reads, on both databases; after erasure, none.
+func TestSubjectExportQueries(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		now := t0.Add(time.Minute)
+		s.CreateSubject(ctx, &presence.Subject{ID: "gus", CreatedAt: t0})
+		for _, id := range []string{"g1", "other"} {
+			sess := newSession(id)
+			if id == "g1" {
+				sess.SubjectID = "gus"
+			}
+			s.CreateSession(ctx, sess)
+			c := completion(id, presence.StatusCreated, t0.Add(time.Second))
+			c.Audit.SubjectID = sess.SubjectID
+			c.Fingerprints, c.FingerprintsExpire = []presence.FrameHash{{Seq: 1, SHA256: hash(id), Perceptual: [4]uint64{9, 9, 9, 9}}}, t0.Add(time.Hour)
+			if err := s.CompleteSession(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sessions, err := s.SubjectSessions(ctx, "gus")
+		if err != nil || len(sessions) != 1 || sessions[0].ID != "g1" || sessions[0].Verdict == nil {
+			t.Fatalf("sessions: %v %v", sessions, err)
+		}
+		recs, err := s.SubjectAudit(ctx, "gus", []string{"g1"})
+		if err != nil || len(recs) != 1 || recs[0].SessionID != "g1" {
+			t.Fatalf("audit: %+v %v", recs, err)
+		}
+		if n, err := s.SubjectFingerprints(ctx, "gus"); err != nil || n != 1 {
+			t.Fatalf("fingerprints: %d %v", n, err)
+		}
+		if _, err := s.DeleteSubject(ctx, "gus", presence.AuditRecord{At: now, Action: presence.AuditSubjectDeleted, SubjectID: "gus"}); err != nil {
+			t.Fatal(err)
+		}
+		sessions, _ = s.SubjectSessions(ctx, "gus")
+		n, _ := s.SubjectFingerprints(ctx, "gus")
+		if len(sessions) != 0 || n != 0 {
+			t.Fatalf("after erasure: %d sessions, %d fingerprints", len(sessions), n)
+		}
+	})
+}

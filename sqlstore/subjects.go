@@ -276,3 +276,30 @@ func (s *DB) ReplaceSealed(ctx context.Context, b presence.SealedBlob, data []by
 	}
 	return nil
 }
+
+// SubjectSessions returns the sessions linked to a subject (named as its
+// reference, enrolled from, or matched to it), oldest first.
+func (s *DB) SubjectSessions(ctx context.Context, subjectID string) ([]*presence.Session, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+sessionColumns+` FROM sessions WHERE subject_id = ? ORDER BY created_at, id`), subjectID)
+	if err != nil {
+		return nil, translate(err, "sessions")
+	}
+	defer rows.Close()
+	var out []*presence.Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, translate(err, "sessions")
+		}
+		out = append(out, sess)
+	}
+	return out, translate(rows.Err(), "sessions")
+}
+
+// SubjectFingerprints counts the replay fingerprints kept for a subject's
+// sessions (including sessions already deleted).
+func (s *DB) SubjectFingerprints(ctx context.Context, subjectID string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM frame_fingerprints WHERE subject_id = ? OR session_id IN (SELECT id FROM sessions WHERE subject_id = ?)`), subjectID, subjectID).Scan(&n)
+	return n, translate(err, "frame fingerprints")
+}

@@ -45,6 +45,8 @@ type Config struct {
 	Duplicates string
 	// MaxTemplates a subject may have (at most MaxTemplatesLimit).
 	MaxTemplates int
+	// TemplateModel names the model that makes templates, for exports.
+	TemplateModel string
 }
 
 // Service runs subject operations.

@@ -68,7 +68,7 @@ func New(t testing.TB, o Options) *Env {
 		clk = clock.NewVirtual(time.Now().UTC())
 	}
 	metrics := httpapi.NewMetrics(func() float64 { return float64(eng.QueueDepth()) }, float64(eng.Workers()))
-	subs := subjects.New(subjects.Config{Store: store, Sealer: sealer, Now: clk.Now, Match: eng.Thresholds().Match, Duplicates: o.Duplicates})
+	subs := subjects.New(subjects.Config{Store: store, Sealer: sealer, Now: clk.Now, Match: eng.Thresholds().Match, Duplicates: o.Duplicates, TemplateModel: "fr_feature"})
 	sessions := session.New(session.Config{Store: store, Engine: eng, Sealer: sealer, Clock: clk, Observer: metrics, Policy: o.Policy, Subjects: subs})
 	extra := map[string]http.Handler{"/sdk/": web.SDK()}
 	for k, v := range o.Extra {
