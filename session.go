@@ -3,6 +3,7 @@ package presence
 import (
 	"context"
 	"crypto/subtle"
+	"strings"
 	"time"
 )
 
@@ -28,6 +29,9 @@ const (
 	StatusSucceeded  Status = "succeeded"
 	StatusFailed     Status = "failed"
 	StatusExpired    Status = "expired"
+	// StatusDeclined: the person declined the relying party's notice; no
+	// frame was taken.
+	StatusDeclined Status = "declined"
 )
 
 // Session is one liveness check, from creation by a relying party to its
@@ -61,7 +65,11 @@ type Session struct {
 	// Enrolable: the relying party asked to keep the face template, to
 	// enrol, verify or identify the session later. Templates are computed
 	// only when they can be used.
-	Enrolable   bool
+	Enrolable bool
+	// Notice is shown to the person before the camera opens; Consent is
+	// their answer (nil until given).
+	Notice      *Notice
+	Consent     *Consent
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 	CompletedAt *time.Time
@@ -122,6 +130,9 @@ type Verdict struct {
 	Challenge []byte `json:"challenge,omitempty"`
 	// Capture is how the frames arrived.
 	Capture *CaptureReport `json:"capture,omitempty"`
+	// Consent is the person's agreement to the notice shown before the
+	// camera opened, when the relying party set one.
+	Consent *Consent `json:"consent,omitempty"`
 }
 
 // AuditImage is a frame kept as evidence because the session asked for it.
@@ -210,6 +221,57 @@ type CaptureReport struct {
 // KeyPolicy is what an API key allows and asks of its sessions.
 type KeyPolicy struct {
 	Capture CapturePolicy `json:"capture"`
+	// Notice is shown before every capture of the key's sessions (a
+	// session may bring its own).
+	Notice *Notice `json:"notice,omitempty"`
+}
+
+// Notice tells a person, before the camera opens, who is asking, what is
+// checked, what is kept and for how long, in the languages the relying
+// party provides.
+type Notice struct {
+	// Version is the relying party's label for this text; the consent
+	// record names it.
+	Version   string                `json:"version"`
+	PolicyURL string                `json:"policy_url,omitempty"`
+	Texts     map[string]NoticeText `json:"texts"` // by language tag: "en", "fr"
+}
+
+// NoticeText is a notice in one language.
+type NoticeText struct {
+	Controller string `json:"controller"` // who is asking
+	Purpose    string `json:"purpose"`    // what is checked
+	Kept       string `json:"kept"`       // what is kept, and for how long
+}
+
+// Validate checks a notice's sizes and link.
+func (n *Notice) Validate() error {
+	if n == nil {
+		return nil
+	}
+	if n.Version == "" || len(n.Version) > 64 {
+		return Errorf(ErrInvalid, "notice.version must be 1-64 characters")
+	}
+	if len(n.Texts) == 0 || len(n.Texts) > 20 {
+		return Errorf(ErrInvalid, "notice.texts needs 1-20 languages")
+	}
+	for lang, t := range n.Texts {
+		if lang == "" || len(lang) > 16 || t.Controller == "" || t.Purpose == "" || t.Kept == "" || len(t.Controller)+len(t.Purpose)+len(t.Kept) > 4000 {
+			return Errorf(ErrInvalid, "notice.texts[%q] needs controller, purpose and kept, 4,000 characters at most", lang)
+		}
+	}
+	if n.PolicyURL != "" && (len(n.PolicyURL) > 500 || !(strings.HasPrefix(n.PolicyURL, "https://") || strings.HasPrefix(n.PolicyURL, "http://"))) {
+		return Errorf(ErrInvalid, "notice.policy_url must be an http(s) link of at most 500 characters")
+	}
+	return nil
+}
+
+// Consent is a person's answer to a notice.
+type Consent struct {
+	NoticeVersion string    `json:"notice_version"`
+	Language      string    `json:"language,omitempty"`
+	Agreed        bool      `json:"agreed"`
+	At            time.Time `json:"at"`
 }
 
 // APIKey authenticates a relying party's backend. Only the SHA-256 of its
@@ -323,6 +385,9 @@ type SessionStore interface {
 	// outlive their sessions: deleting a session keeps them, erasing its
 	// subject or their expiry removes them.
 	SeenFrame(ctx context.Context, h FrameHash, maxDistance int, now time.Time) ([]Sighting, error)
+	// RecordConsent stores a person's answer to a started session's notice
+	// (a decline also ends the session, declined) and appends rec.
+	RecordConsent(ctx context.Context, id string, c Consent, rec AuditRecord) error
 	// ExpireSessions marks unfinished sessions past their expiry expired,
 	// deletes sessions finished before purgeBefore and fingerprints
 	// expired at now; it returns how many sessions of each.

@@ -47,6 +47,9 @@ type SealedBlob struct {
 const (
 	AuditEnrolled       = "enrolled"
 	AuditSubjectDeleted = "subject_deleted"
+	// Consent answers to a notice.
+	AuditConsentGiven    = "consent_given"
+	AuditConsentDeclined = "consent_declined"
 	// AuditSubjectExported: everything about a subject was handed out.
 	AuditSubjectExported = "subject_exported"
 	AuditVerified        = "verified"

@@ -76,6 +76,8 @@ type createRequest struct {
 	// Enrolable keeps the live face's template for a later enrolment,
 	// verification or identification.
 	Enrolable bool `json:"enrolable"`
+	// Notice replaces the key's notice, shown before the camera opens.
+	Notice *presence.Notice `json:"notice"`
 }
 
 type createResponse struct {
@@ -106,7 +108,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, key *pres
 	ttl := time.Duration(min(max(req.TTLSeconds, -1), maxTTLSeconds)) * time.Second
 	created, err := s.cfg.Sessions.Create(r.Context(), key, session.CreateRequest{
 		Mode: req.Mode, ReferenceImage: ref, SubjectID: req.SubjectID, AuditImages: req.AuditImages,
-		TTL: ttl, CorrelationID: req.CorrelationID, Capture: req.Capture, Light: req.LightChallenge, Enrolable: req.Enrolable,
+		TTL: ttl, CorrelationID: req.CorrelationID, Capture: req.Capture, Light: req.LightChallenge, Enrolable: req.Enrolable, Notice: req.Notice,
 	})
 	if err != nil {
 		writeError(w, r, s.cfg.Log, err)
@@ -211,6 +213,8 @@ type sessionResponse struct {
 	Timings       *presence.Timings       `json:"timings,omitempty"`
 	Challenge     json.RawMessage         `json:"challenge,omitempty"`
 	Capture       *presence.CaptureReport `json:"capture,omitempty"`
+	// Consent is the person's answer to the notice, when one was shown.
+	Consent *presence.Consent `json:"consent,omitempty"`
 }
 
 type auditImage struct {
@@ -223,6 +227,7 @@ func toResponse(v *session.View) sessionResponse {
 	out := sessionResponse{
 		ID: v.ID, Mode: v.Mode, Status: v.Status, CorrelationID: v.CorrelationID, SubjectID: v.SubjectID,
 		CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt, CompletedAt: v.CompletedAt, Reasons: []presence.Reason{},
+		Consent: v.Session.Consent,
 	}
 	if vd := v.Verdict; vd != nil {
 		out.Decision, out.Score, out.Reasons, out.Match = vd.Decision, vd.Score, vd.Reasons, vd.Match

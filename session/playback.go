@@ -39,6 +39,9 @@ type Playback struct {
 	// Camera is what the device reports about its camera in the hello, as
 	// the capture SDK does (nil: nothing).
 	Camera map[string]any
+	// Answer, when set, is sent right after the hello: the person's
+	// answer to the notice ({"type":"consent","agree":true}).
+	Answer map[string]any
 	// LightStart sends the light challenge's start, stamped with the first
 	// frame's capture time, before the first frame (as the SDK does when
 	// its screen shows the first colour).
@@ -59,6 +62,7 @@ type Playback struct {
 	idled    time.Duration
 	handled  chan struct{}
 	helloed  bool
+	answered bool
 	lit      bool
 	finished bool
 }
@@ -80,6 +84,12 @@ func (p *Playback) Read(ctx context.Context) (bool, []byte, error) {
 		}
 		hello, _ := json.Marshal(msg)
 		return false, hello, nil
+	}
+	if p.Answer != nil && !p.answered {
+		p.answered = true
+		p.mu.Unlock()
+		msg, _ := json.Marshal(p.Answer)
+		return false, msg, nil
 	}
 	first := p.sent == 0 && p.idled == 0
 	p.mu.Unlock()

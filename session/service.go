@@ -295,6 +295,9 @@ func (s *Service) CreateAPIKeyWithPolicy(ctx context.Context, name string, polic
 	if err := policy.Capture.Validate(); err != nil {
 		return "", nil, err
 	}
+	if err := policy.Notice.Validate(); err != nil {
+		return "", nil, err
+	}
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 100 {
 		return "", nil, presence.Errorf(presence.ErrInvalid, "a key needs a name of 1-100 characters")
@@ -363,6 +366,8 @@ type CreateRequest struct {
 	// Enrolable keeps the face template of a live face, to enrol, verify
 	// or identify the session later.
 	Enrolable bool
+	// Notice replaces the key's notice for this session.
+	Notice *presence.Notice
 	// LightPlan, with Light, replaces the colours the server would draw:
 	// replaying a recorded session (eval clips) needs the colours it was
 	// recorded with. Never set from a relying party's request.
@@ -407,6 +412,18 @@ func (s *Service) Create(ctx context.Context, key *presence.APIKey, req CreateRe
 	if err != nil {
 		return nil, err
 	}
+	notice := key.Policy.Notice
+	if req.Notice != nil {
+		notice = req.Notice
+	}
+	if err := notice.Validate(); err != nil {
+		return nil, err
+	}
+	if notice != nil {
+		// The person answers the notice in the capture SDK, before its
+		// camera opens: an upload could not show it.
+		capture.Frames = presence.FramesStream
+	}
 	ttl := req.TTL
 	if ttl == 0 {
 		ttl = s.cfg.DefaultTTL
@@ -424,6 +441,7 @@ func (s *Service) Create(ctx context.Context, key *presence.APIKey, req CreateRe
 		SubjectID:       req.SubjectID,
 		Capture:         capture,
 		Enrolable:       req.Enrolable,
+		Notice:          notice,
 		CreatedAt:       now,
 		ExpiresAt:       now.Add(ttl),
 	}

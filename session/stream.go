@@ -138,6 +138,13 @@ func (s *Service) Stream(ctx context.Context, id string, conn StreamConn) error 
 		// progress and expires; the device is told it cannot go on.
 		return sendError(ctx, conn, err)
 	}
+	if sess.Notice != nil {
+		agreed, err := st.askConsent(ctx)
+		if err != nil || !agreed {
+			return err
+		}
+		st.start = s.cfg.Clock.Now() // the check's time starts when the camera may open
+	}
 	if cam := st.camera; cam != nil && sess.Capture.RefuseVirtualCameras && virtualCamera(cam.Label) != "" {
 		// Refused before any frame: the relying party does not accept
 		// this kind of camera at all.
@@ -300,8 +307,8 @@ func (st *stream) run(ctx context.Context) error {
 				if err := st.send(ctx, events); err != nil || st.judge.Done() {
 					return st.end(ctx, liveness.Frame{At: msg.at}, err)
 				}
-			} else if st.light != nil {
-				st.lightMessage(msg.data)
+			} else if done, err := st.textMessage(ctx, msg); done {
+				return err
 			} // other text messages are ignored; "cancel" is a close
 			if paced != nil {
 				paced.Handled()
@@ -369,16 +376,84 @@ func (st *stream) frame(ctx context.Context, msg incoming) ([]liveness.Event, er
 	return st.judge.Observe(frame), nil
 }
 
-// lightMessage reads the device's note that its screen started the
-// light challenge.
-func (st *stream) lightMessage(data []byte) {
+// consentTimeout is how long a person has to read the notice and answer.
+const consentTimeout = 5 * time.Minute
+
+// askConsent shows the session's notice and waits for the answer before
+// anything else: no frame is read before the person agrees. A decline
+// ends the session, declined, without a verdict.
+func (st *stream) askConsent(ctx context.Context) (bool, error) {
+	cfg := st.svc.cfg
+	if err := st.conn.WriteJSON(ctx, struct {
+		Type   string           `json:"type"`
+		Notice *presence.Notice `json:"notice"`
+	}{"notice", st.sess.Notice}); err != nil {
+		return false, err
+	}
+	readCtx, cancel := context.WithTimeout(ctx, consentTimeout)
+	isBinary, msg, err := st.conn.Read(readCtx)
+	cancel()
+	if err != nil {
+		return false, err // the session stays in progress and expires
+	}
+	var answer struct {
+		Type     string `json:"type"`
+		Agree    bool   `json:"agree"`
+		Language string `json:"language"`
+	}
+	if isBinary || json.Unmarshal(msg, &answer) != nil || answer.Type != "consent" {
+		return false, sendError(ctx, st.conn, presence.Errorf(presence.ErrForbidden, `frames need the person's answer to the notice first: {"type":"consent","agree":true}`))
+	}
+	lang := answer.Language
+	if _, ok := st.sess.Notice.Texts[lang]; !ok {
+		lang = ""
+	}
+	now := cfg.Clock.Now().UTC()
+	c := presence.Consent{NoticeVersion: st.sess.Notice.Version, Language: lang, Agreed: answer.Agree, At: now}
+	action := presence.AuditConsentGiven
+	if !answer.Agree {
+		action = presence.AuditConsentDeclined
+	}
+	detail, _ := json.Marshal(c)
+	rec := presence.AuditRecord{At: now, Action: action, APIKeyID: st.sess.APIKeyID, SessionID: st.sess.ID, SubjectID: st.sess.SubjectID, CorrelationID: st.sess.CorrelationID, Detail: detail}
+	if err := cfg.Store.RecordConsent(ctx, st.sess.ID, c, rec); err != nil {
+		return false, sendError(ctx, st.conn, err)
+	}
+	st.sess.Consent = &c
+	if !answer.Agree {
+		cfg.Log.Info("notice declined", "session", st.sess.ID)
+		st.conn.WriteJSON(ctx, done{Type: "done", Status: presence.StatusDeclined, Guidance: []presence.Reason{}})
+		return false, nil
+	}
+	return true, nil
+}
+
+// textMessage reads the device's notes: that its screen started the
+// light challenge, or what its camera is (the SDK opens the camera after
+// the stream, so a notice can be answered before it opens). It says
+// whether the stream ended.
+func (st *stream) textMessage(ctx context.Context, msg incoming) (bool, error) {
 	var m struct {
 		Type string  `json:"type"`
 		TS   float64 `json:"ts"`
+		cameraReport
 	}
-	if json.Unmarshal(data, &m) == nil && m.Type == "light_start" && !math.IsNaN(m.TS) && !math.IsInf(m.TS, 0) {
+	if json.Unmarshal(msg.data, &m) != nil {
+		return false, nil
+	}
+	switch {
+	case m.Type == "light_start" && st.light != nil && !math.IsNaN(m.TS) && !math.IsInf(m.TS, 0):
 		st.light.Start(m.TS)
+	case m.Type == "camera" && st.camera == nil:
+		cam := m.cameraReport
+		st.camera = &cam
+		if st.sess.Capture.RefuseVirtualCameras && virtualCamera(cam.Label) != "" {
+			st.svc.cfg.Log.Warn("virtual camera refused", "session", st.sess.ID, "camera", virtualCamera(cam.Label))
+			st.judge.Fail(msg.at, presence.DecisionFake, presence.ReasonInjectionSuspected)
+			return true, st.end(ctx, liveness.Frame{At: msg.at}, nil)
+		}
 	}
+	return false, nil
 }
 
 // send forwards events to the device.
@@ -421,7 +496,7 @@ func (st *stream) end(ctx context.Context, last liveness.Frame, cause error) err
 		}
 	}
 	v := &presence.Verdict{Decision: res.Decision, Score: res.Score, Reasons: res.Reasons, Models: cfg.Engine.Manifest().Versions(), Timings: st.timings,
-		Capture: captureReport(st.camera, st.captureMS)}
+		Capture: captureReport(st.camera, st.captureMS), Consent: st.sess.Consent}
 	v.Challenge, _ = json.Marshal(struct {
 		Steps      []liveness.StepKind    `json:"steps,omitempty"`
 		Transcript []liveness.StepRecord  `json:"transcript,omitempty"`

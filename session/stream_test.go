@@ -308,3 +308,54 @@ func TestCapturePolicy(t *testing.T) {
 		t.Fatalf("upload: %v %v", up, err)
 	}
 }
+
+// TestNoticeBeforeCapture: a session with a notice reads no frame before
+// the person answers it; a decline ends it declined, with nothing judged
+// or kept; an agreement is recorded, audited and carried by the verdict.
+func TestNoticeBeforeCapture(t *testing.T) {
+	e := newStreamEnv(t, blinkPolicy())
+	ctx := context.Background()
+	talk := clip(t, "video_live/blink_talking_1face_720p.mp4", 10)
+	notice := &presence.Notice{Version: "2026-12", PolicyURL: "https://rp.example/privacy", Texts: map[string]presence.NoticeText{
+		"en": {Controller: "Example Bank", Purpose: "checks that you are present", Kept: "the result, 30 days"},
+		"fr": {Controller: "Banque Exemple", Purpose: "vérifie que vous êtes présent", Kept: "le résultat, 30 jours"},
+	}}
+	key := &presence.APIKey{ID: "k", Policy: presence.KeyPolicy{Notice: notice}}
+	c, err := e.svc.Create(ctx, key, session.CreateRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &session.Playback{Token: c.ClientToken, Frames: talk[10:40], Answer: map[string]any{"type": "consent", "agree": false, "language": "fr"}}
+	s := e.play(c.Session.ID, p)
+	if s.Status != presence.StatusDeclined || s.Verdict != nil || s.Consent == nil || s.Consent.Agreed || s.Consent.Language != "fr" || p.Events()[0]["type"] != "notice" {
+		t.Fatalf("declined: %s %+v %+v %v", s.Status, s.Verdict, s.Consent, p.Events())
+	}
+	// Nothing of the frames was kept: the same frames in a new session are
+	// no replay.
+	c2, _ := e.svc.Create(ctx, key, session.CreateRequest{})
+	p = &session.Playback{Token: c2.ClientToken, Frames: talk[10:40], Answer: map[string]any{"type": "consent", "agree": true, "language": "en"}}
+	s = e.play(c2.Session.ID, p)
+	if s.Verdict == nil || s.Verdict.Decision != presence.DecisionRealFace || s.Verdict.Consent == nil || !s.Verdict.Consent.Agreed || s.Verdict.Consent.NoticeVersion != "2026-12" {
+		t.Fatalf("agreed: %s %+v", s.Status, s.Verdict)
+	}
+	recs, _ := e.store.ListAudit(ctx, 0, 100)
+	actions := map[string]int{}
+	for _, r := range recs {
+		actions[r.Action]++
+	}
+	if actions[presence.AuditConsentDeclined] != 1 || actions[presence.AuditConsentGiven] != 1 {
+		t.Fatalf("audit: %v", actions)
+	}
+	// Frames before an answer are refused; uploads to a noticed session too.
+	c3, _ := e.svc.Create(ctx, key, session.CreateRequest{})
+	p = &session.Playback{Token: c3.ClientToken, Frames: talk[10:20]}
+	s = e.play(c3.Session.ID, p)
+	if s.Verdict != nil || s.Consent != nil {
+		t.Fatalf("frames without an answer: %s %+v", s.Status, s.Verdict)
+	}
+	c4, _ := e.svc.Create(ctx, key, session.CreateRequest{})
+	photo := presencetest.Recapture(t, presencetest.ReadFile(t, presencetest.DataFile(t, "fr_deepface_pairs/img1.jpg")), 9)
+	if _, err := e.svc.SubmitFrames(ctx, c4.Session.ID, c4.ClientToken, []session.Frame{{Data: photo}}); presence.ErrorCodeOf(err) != presence.ErrForbidden {
+		t.Fatalf("upload to a noticed session: %v", err)
+	}
+}

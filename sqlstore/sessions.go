@@ -11,7 +11,7 @@ import (
 )
 
 const sessionColumns = `id, mode, status, correlation_id, audit_images, api_key_id, client_token_hash,
-	token_used_at, reference_template, subject_id, challenge, created_at, expires_at, completed_at, verdict, probe_template, capture_policy, enrolable`
+	token_used_at, reference_template, subject_id, challenge, created_at, expires_at, completed_at, verdict, probe_template, capture_policy, enrolable, notice, consent`
 
 type scanner interface{ Scan(...any) error }
 
@@ -20,13 +20,23 @@ func scanSession(row scanner) (*presence.Session, error) {
 	var used, completed sql.NullInt64
 	var created, expires int64
 	var verdict sql.NullString
-	var capture string
+	var capture, notice, consent string
 	if err := row.Scan(&s.ID, &s.Mode, &s.Status, &s.CorrelationID, &s.AuditImages, &s.APIKeyID, &s.ClientTokenHash,
-		&used, &s.ReferenceTemplate, &s.SubjectID, &s.Challenge, &created, &expires, &completed, &verdict, &s.ProbeTemplate, &capture, &s.Enrolable); err != nil {
+		&used, &s.ReferenceTemplate, &s.SubjectID, &s.Challenge, &created, &expires, &completed, &verdict, &s.ProbeTemplate, &capture, &s.Enrolable, &notice, &consent); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(capture), &s.Capture); err != nil {
 		return nil, presence.WrapError(presence.ErrInternal, err, "stored capture policy unreadable")
+	}
+	if notice != "" {
+		if err := json.Unmarshal([]byte(notice), &s.Notice); err != nil {
+			return nil, presence.WrapError(presence.ErrInternal, err, "stored notice unreadable")
+		}
+	}
+	if consent != "" {
+		if err := json.Unmarshal([]byte(consent), &s.Consent); err != nil {
+			return nil, presence.WrapError(presence.ErrInternal, err, "stored consent unreadable")
+		}
 	}
 	s.TokenUsedAt, s.CompletedAt = optTime(used), optTime(completed)
 	s.CreatedAt, s.ExpiresAt = fromMillis(created), fromMillis(expires)
@@ -46,11 +56,19 @@ func (s *DB) CreateSession(ctx context.Context, sess *presence.Session) error {
 	if err != nil {
 		return presence.WrapError(presence.ErrInternal, err, "encoding the capture policy")
 	}
+	notice := ""
+	if sess.Notice != nil {
+		raw, err := json.Marshal(sess.Notice)
+		if err != nil {
+			return presence.WrapError(presence.ErrInternal, err, "encoding the notice")
+		}
+		notice = string(raw)
+	}
 	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO sessions (id, mode, status, correlation_id, audit_images, api_key_id,
-		client_token_hash, reference_template, subject_id, challenge, created_at, expires_at, capture_policy, enrolable)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		client_token_hash, reference_template, subject_id, challenge, created_at, expires_at, capture_policy, enrolable, notice)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		sess.ID, sess.Mode, sess.Status, sess.CorrelationID, sess.AuditImages, sess.APIKeyID,
-		sess.ClientTokenHash, sess.ReferenceTemplate, sess.SubjectID, sess.Challenge, millis(sess.CreatedAt), millis(sess.ExpiresAt), string(capture), boolInt(sess.Enrolable))
+		sess.ClientTokenHash, sess.ReferenceTemplate, sess.SubjectID, sess.Challenge, millis(sess.CreatedAt), millis(sess.ExpiresAt), string(capture), boolInt(sess.Enrolable), notice)
 	return translate(err, "session")
 }
 
@@ -291,4 +309,30 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// RecordConsent stores the answer to a session's notice, once, while the
+// session is in progress; a decline ends it (declined, no verdict). The
+// audit record is written in the same transaction.
+func (s *DB) RecordConsent(ctx context.Context, id string, c presence.Consent, rec presence.AuditRecord) error {
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return presence.WrapError(presence.ErrInternal, err, "encoding the consent")
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		query := `UPDATE sessions SET consent = ? WHERE id = ? AND status = ? AND consent = ''`
+		args := []any{string(raw), id, presence.StatusInProgress}
+		if !c.Agreed {
+			query = `UPDATE sessions SET consent = ?, status = ?, completed_at = ? WHERE id = ? AND status = ? AND consent = ''`
+			args = []any{string(raw), presence.StatusDeclined, millis(c.At), id, presence.StatusInProgress}
+		}
+		res, err := tx.ExecContext(ctx, s.q(query), args...)
+		if err != nil {
+			return translate(err, "session")
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return presence.Errorf(presence.ErrConflict, "session %s is not waiting for consent", id)
+		}
+		return s.appendAudit(ctx, tx, rec)
+	})
 }

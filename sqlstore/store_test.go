@@ -496,9 +496,25 @@ func TestPoliciesRoundTrip(t *testing.T) {
 		}
 		sess := newSession("sp")
 		sess.Capture = k.Policy.Capture
+		sess.Notice = &presence.Notice{Version: "v1", Texts: map[string]presence.NoticeText{"en": {Controller: "c", Purpose: "p", Kept: "k"}}}
 		s.CreateSession(ctx, sess)
-		if got, err := s.Session(ctx, "sp"); err != nil || got.Capture != k.Policy.Capture {
-			t.Fatalf("session capture policy: %+v %v", got, err)
+		if got, err := s.Session(ctx, "sp"); err != nil || got.Capture != k.Policy.Capture || got.Notice == nil || got.Notice.Texts["en"].Kept != "k" {
+			t.Fatalf("session capture policy and notice: %+v %v", got, err)
+		}
+		// A consent is recorded once, on a started session; a decline ends it.
+		c := presence.Consent{NoticeVersion: "v1", Agreed: false, At: t0.Add(time.Second)}
+		if err := s.RecordConsent(ctx, "sp", c, presence.AuditRecord{At: c.At, Action: presence.AuditConsentDeclined, SessionID: "sp"}); code(err) != presence.ErrConflict {
+			t.Fatalf("consent before the stream started: %v", err)
+		}
+		s.StartSession(ctx, "sp", hash("token-sp"), t0.Add(time.Second))
+		if err := s.RecordConsent(ctx, "sp", c, presence.AuditRecord{At: c.At, Action: presence.AuditConsentDeclined, SessionID: "sp"}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Session(ctx, "sp"); got.Status != presence.StatusDeclined || got.Consent == nil || got.Consent.Agreed {
+			t.Fatalf("declined: %+v", got)
+		}
+		if err := s.RecordConsent(ctx, "sp", c, presence.AuditRecord{At: c.At, Action: presence.AuditConsentDeclined, SessionID: "sp"}); code(err) != presence.ErrConflict {
+			t.Fatalf("a second answer: %v", err)
 		}
 	})
 }
