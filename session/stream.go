@@ -118,6 +118,9 @@ func (s *Service) Stream(ctx context.Context, id string, conn StreamConn) error 
 		Type   string        `json:"type"`
 		Token  string        `json:"token"`
 		Camera *cameraReport `json:"camera"`
+		// Peek asks for the session's notice without spending the token:
+		// the SDK shows it before it asks for the camera.
+		Peek bool `json:"peek"`
 	}
 	if isBinary || json.Unmarshal(msg, &hello) != nil || hello.Type != "hello" {
 		return sendError(ctx, conn, presence.Errorf(presence.ErrInvalid, `the first message must be {"type":"hello","token":"..."}`))
@@ -125,6 +128,12 @@ func (s *Service) Stream(ctx context.Context, id string, conn StreamConn) error 
 	sess, err := s.SessionForToken(ctx, id, hello.Token)
 	if err != nil {
 		return sendError(ctx, conn, err)
+	}
+	if hello.Peek {
+		return conn.WriteJSON(ctx, struct {
+			Type   string           `json:"type"`
+			Notice *presence.Notice `json:"notice"`
+		}{"notice", sess.Notice})
 	}
 	if err := s.cfg.Store.StartSession(ctx, id, secretHash(hello.Token), s.cfg.Clock.Now()); err != nil {
 		return sendError(ctx, conn, err)

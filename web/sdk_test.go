@@ -311,3 +311,51 @@ func TestDemoPageRecordsWithConsent(t *testing.T) {
 		t.Fatalf("recording: %v, %d frames, light %v", err, len(frames), rec != nil && rec.Light != nil)
 	}
 }
+
+// TestNoticeInTheBrowser: the SDK shows the relying party's notice before
+// it asks for the camera; declining opens no camera and sends no frame
+// (the server ends the session declined, with no verdict); agreeing
+// opens the camera and the verdict carries the consent.
+func TestNoticeInTheBrowser(t *testing.T) {
+	e := apitest.New(t, apitest.Options{Clock: &clock.Offset{}})
+	notice := `"notice":{"version":"2026-12","policy_url":"https://rp.example/privacy","texts":{"en":{"controller":"Example Bank","purpose":"checks that you are present","kept":"the result, 30 days"}}}`
+	countCamera := `window.cameraAsked = 0; (function () { var g = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+		navigator.mediaDevices.getUserMedia = function (c) { window.cameraAsked++; return g(c); }; })();`
+	for _, agree := range []bool{false, true} {
+		id, token := createSession(t, e, `{"mode":"passive",`+notice+`}`)
+		ctx := capture(t, e, presencetest.Camera{Y4M: talkClip(t)}, id, token, countCamera)
+		if !presencetest.WaitFor(t, ctx, `document.querySelector('.pc-notice') !== null`, 15*time.Second) {
+			t.Fatal("no notice shown")
+		}
+		if text := presencetest.Eval[string](t, ctx, `document.querySelector('.pc-notice').textContent`); !strings.Contains(text, "Example Bank") || !strings.Contains(text, "30 days") {
+			t.Fatalf("notice text: %q", text)
+		}
+		if asked := presencetest.Eval[int](t, ctx, "window.cameraAsked"); asked != 0 {
+			t.Fatal("the camera was asked for before the answer")
+		}
+		if v := verdict(t, e, id); v["status"] != "created" {
+			t.Fatalf("showing the notice spent the session: %v", v["status"])
+		}
+		button := ".pc-decline"
+		if agree {
+			presencetest.Screenshot(t, ctx, "sdk-notice")
+			button = ".pc-agree"
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(button)); err != nil {
+			t.Fatal(err)
+		}
+		r := waitDone(t, ctx, 30*time.Second)
+		v := verdict(t, e, id)
+		consent, _ := v["consent"].(map[string]any)
+		if !agree {
+			if r["status"] != "declined" || v["status"] != "declined" || v["decision"] != nil || consent == nil || consent["agreed"] != false ||
+				presencetest.Eval[int](t, ctx, "window.cameraAsked") != 0 {
+				t.Fatalf("declined: %v %s", r, v["raw"])
+			}
+			continue
+		}
+		if r["status"] != "succeeded" || v["decision"] == nil || consent == nil || consent["agreed"] != true || consent["notice_version"] != "2026-12" {
+			t.Fatalf("agreed: %v %s", r, v["raw"])
+		}
+	}
+}

@@ -29,6 +29,14 @@
     connecting: 'Connecting\u2026',
     capturing: 'Look at the camera',
     light: 'Keep looking at the screen',
+    notice: 'Before the camera opens',
+    agree: 'I agree, open the camera',
+    decline: 'No, thanks',
+    declined: 'You declined. The camera was not opened and nothing was recorded.',
+    policy: 'Privacy policy',
+    who: 'Who is asking',
+    what: 'What is checked',
+    kept: 'What is kept',
     // Neutral on purpose: the device never learns the verdict, so the end
     // of the capture must not read as a pass (the relying party shows the
     // outcome).
@@ -43,7 +51,7 @@
     error: 'Something went wrong. Please try again.'
   };
   // States that end the check without a verdict for the person to wait on.
-  var FAILURES = ['permission_denied', 'no_camera', 'camera_in_use', 'unsupported', 'network_lost', 'session_expired', 'session_used', 'error'];
+  var FAILURES = ['declined', 'permission_denied', 'no_camera', 'camera_in_use', 'unsupported', 'network_lost', 'session_expired', 'session_used', 'error'];
 
   var STYLE = '' +
     '.presence-capture{font:16px/1.4 system-ui,sans-serif;max-width:480px;margin:0 auto;text-align:center;color:#1b1b1b}' +
@@ -125,6 +133,8 @@
     var stream = null, ws = null, timer = null, finished = false, seq = 0, busy = false, maxFPS = 10, nonce = '';
     // What a recording keeps, when the page asked for one.
     var recording = opts.record ? { format: 'presence-recording/1', frames: [] } : null;
+    // consent is the person's answer to the relying party's notice, if any.
+    var consent = null;
     var canvas = document.createElement('canvas');
 
     function setState(state, detail) {
@@ -231,16 +241,18 @@
       var m;
       try { m = JSON.parse(ev.data); } catch (e) { return; }
       switch (m.type) {
+        case 'notice':
+          // Answered before the camera opened (see begin).
+          if (ws.readyState === 1) ws.send(JSON.stringify({ type: 'consent', agree: !!(consent && consent.agree), language: consent ? consent.language : '' }));
+          break;
         case 'ready':
           nonce = m.nonce;
           maxFPS = Math.max(1, Math.min(m.max_fps || 10, 15));
-          setState('capturing');
           progress.textContent = m.steps ? 'Steps: ' + m.steps : '';
+          if (recording && m.light) recording.light = m.light;
+          setState('capturing');
           timer = setInterval(sendFrame, 1000 / maxFPS);
-          if (m.light) {
-            if (recording) recording.light = m.light;
-            showLight(m.light);
-          }
+          if (m.light) showLight(m.light);
           break;
         case 'guidance':
           guidance.textContent = m.code === 'ok' ? '' : m.message;
@@ -263,6 +275,13 @@
           root.removeAttribute('data-step');
           var tips = (m.guidance || []).map(function (r) { return r.message; });
           guidance.textContent = tips.join('. ');
+          if (m.status === 'declined') {
+            setState('declined', m);
+            guidance.textContent = '';
+            showEnd(false, 'Declined');
+            if (opts.onDone) opts.onDone({ status: 'declined', guidance: [] });
+            break;
+          }
           if (m.status === 'succeeded') {
             setState('done', m);
             showEnd(!tips.length, tips.length ? 'Please try again' : 'Check finished');
@@ -324,10 +343,9 @@
       ws.onerror = function () { /* onclose follows */ };
     }
 
-    setState('starting');
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      fail('unsupported');
-    } else {
+    // openCamera opens the camera, then connects: a camera that fails
+    // leaves the client token unspent, so the page can try again.
+    function openCamera() {
       navigator.mediaDevices.getUserMedia({ video: { facingMode: 'user', width: { ideal: 640 }, height: { ideal: 480 } }, audio: false })
         .then(function (s) {
           if (finished) { s.getTracks().forEach(function (t) { t.stop(); }); return; }
@@ -337,6 +355,91 @@
           if (p && p.catch) p.catch(function () { /* autoplay of a muted video is allowed */ });
           connect();
         }, function (err) { fail(cameraState(err), err); });
+    }
+
+    // begin asks the server, without spending the token, whether the
+    // relying party set a notice; if so the person answers it before the
+    // camera is asked for. A decline connects without a camera, only to
+    // say so.
+    function begin() {
+      var peek;
+      try {
+        peek = new WebSocket(server.replace(/^http/, 'ws') + '/v1/sessions/' + encodeURIComponent(opts.sessionId) + '/stream');
+      } catch (e) { openCamera(); return; }
+      var answered = false;
+      peek.onopen = function () { peek.send(JSON.stringify({ type: 'hello', token: opts.clientToken, peek: true })); };
+      peek.onmessage = function (ev) {
+        var m;
+        try { m = JSON.parse(ev.data); } catch (e) { return; }
+        answered = true;
+        peek.close(1000, 'peeked');
+        if (m.type === 'notice' && m.notice) {
+          showNotice(m.notice);
+        } else if (m.type === 'error') {
+          fail(serverErrorState(m.code), m);
+        } else {
+          openCamera();
+        }
+      };
+      peek.onclose = function () { if (!answered && !finished) openCamera(); };
+    }
+
+    // showNotice shows the relying party's notice, in the browser's
+    // language when it gave one, and sends the person's answer. Nothing
+    // is captured before it.
+    function showNotice(notice) {
+      var langs = Object.keys(notice.texts || {});
+      var want = (navigator.language || 'en').toLowerCase();
+      var lang = langs.filter(function (l) { return l.toLowerCase() === want; })[0] ||
+        langs.filter(function (l) { return want.indexOf(l.toLowerCase().split('-')[0]) === 0; })[0] || langs[0];
+      var t = notice.texts[lang] || {};
+      var panel = el('section', 'pc-notice', root);
+      panel.setAttribute('aria-labelledby', 'pc-notice-title');
+      var h = el('h2', null, panel);
+      h.id = 'pc-notice-title';
+      h.textContent = TEXT.notice;
+      [[TEXT.who, t.controller], [TEXT.what, t.purpose], [TEXT.kept, t.kept]].forEach(function (row) {
+        var p = el('p', null, panel);
+        el('strong', null, p).textContent = row[0] + ': ';
+        p.appendChild(document.createTextNode(row[1] || ''));
+      });
+      if (notice.policy_url) {
+        var a = el('a', null, el('p', null, panel));
+        a.href = notice.policy_url;
+        a.target = '_blank';
+        a.rel = 'noopener';
+        a.textContent = TEXT.policy;
+      }
+      var buttons = el('p', null, panel);
+      var yes = el('button', 'pc-agree', buttons);
+      yes.type = 'button';
+      yes.textContent = TEXT.agree;
+      var no = el('button', 'pc-decline', buttons);
+      no.type = 'button';
+      no.textContent = TEXT.decline;
+      function answer(agree) {
+        panel.remove();
+        consent = { agree: agree, language: lang };
+        if (agree) {
+          setState('starting');
+          openCamera();
+        } else {
+          stepText.textContent = TEXT.declined;
+          connect(); // only to say so; no camera
+        }
+      }
+      yes.onclick = function () { answer(true); };
+      no.onclick = function () { answer(false); };
+      setState('notice', notice);
+      stepText.textContent = TEXT.notice;
+      yes.focus();
+    }
+
+    setState('starting');
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      fail('unsupported');
+    } else {
+      begin();
     }
 
     return {
