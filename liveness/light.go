@@ -20,33 +20,43 @@ type LightPlan struct {
 	DurationsMS []int    `json:"durations_ms"`
 }
 
-// lightPalette: full red, green and blue, the colours whose reflections
-// differ most in chroma.
-var lightPalette = map[string][3]float64{"#ff0000": {1, 0, 0}, "#00ff00": {0, 1, 0}, "#0000ff": {0, 0, 1}}
-var lightOrder = []string{"#ff0000", "#00ff00", "#0000ff"}
+// lightPalette: the primaries and their complements, whose reflections
+// pull the face's chroma six different ways (a complement the opposite way
+// of its primary), so a sequence carries more than one bit a colour.
+var lightPalette = map[string][3]float64{
+	"#ff0000": {1, 0, 0}, "#00ff00": {0, 1, 0}, "#0000ff": {0, 0, 1},
+	"#00ffff": {0, 1, 1}, "#ff00ff": {1, 0, 1}, "#ffff00": {1, 1, 0},
+}
+var lightOrder = []string{"#ff0000", "#00ff00", "#0000ff", "#00ffff", "#ff00ff", "#ffff00"}
 
-// NewLightPlan draws six colours, no colour twice in a row, each shown
-// 400-700 ms (about 3.3 s in all).
+// NewLightPlan draws twelve colours, no colour twice in a row, each shown
+// 350-550 ms (about 5.4 s in all; under three changes a second, the
+// photosensitive-seizure limit): enough changes that another sequence
+// (a recording made for another session, or a guess) does not follow
+// this one by chance (TestLightChallengeRefusesOtherSequences measures
+// it).
 func NewLightPlan(random io.Reader) (LightPlan, error) {
 	if random == nil {
 		random = rand.Reader
 	}
 	var p LightPlan
 	prev := -1
-	for range 6 {
+	for range 12 {
 		var b [2]byte
 		if _, err := io.ReadFull(random, b[:]); err != nil {
 			return p, err
 		}
-		c := int(b[0]) % 2
-		if prev >= 0 && c >= prev {
-			c++ // one of the two colours that differ from the last
-		} else if prev < 0 {
-			c = int(b[0]) % 3
+		n := len(lightOrder)
+		c := int(b[0]) % n
+		if prev >= 0 {
+			c = int(b[0]) % (n - 1)
+			if c >= prev {
+				c++ // one of the colours that differ from the last
+			}
 		}
 		prev = c
 		p.Colors = append(p.Colors, lightOrder[c])
-		p.DurationsMS = append(p.DurationsMS, 400+50*(int(b[1])%7))
+		p.DurationsMS = append(p.DurationsMS, 350+50*(int(b[1])%5))
 	}
 	return p, nil
 }
@@ -115,7 +125,7 @@ type LightRule struct {
 // DefaultLightRule is measured in session tests on real clip frames with
 // a simulated reflection (docs/active.md).
 func DefaultLightRule() LightRule {
-	return LightRule{MinCorrelation: 0.6, MinResponse: 0.02, NoiseFloor: 0.004, MaxLag: 300 * time.Millisecond, Settle: 80 * time.Millisecond, MinFrames: 8}
+	return LightRule{MinCorrelation: 0.85, MinResponse: 0.02, NoiseFloor: 0.004, MaxLag: 300 * time.Millisecond, Settle: 80 * time.Millisecond, MinFrames: 8}
 }
 
 // LightCheck follows one stream's frames against its light plan.

@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -126,5 +127,59 @@ func TestLightChallenge(t *testing.T) {
 		if s.Verdict.Decision == presence.DecisionRealFace {
 			t.Errorf("%s passed the light challenge", name)
 		}
+	}
+}
+
+// TestLightChallengeRefusesOtherSequences: frames lit by one sequence,
+// judged against 1,000 other random sequences (a recording made for another
+// session, or a guess): none passes, while the right one does. Seeded, so
+// the count is the same every run; the figure is in docs/active.md.
+func TestLightChallengeRefusesOtherSequences(t *testing.T) {
+	talk := clip(t, "video_live/blink_talking_1face_720p.mp4", 10)[10:60]
+	boxes := faceBoxes(t, talk)
+	seeded := rand.NewChaCha8([32]byte{7}) // an io.Reader
+	plan, err := liveness.NewLightPlan(seeded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := reflection{boxes: boxes, strength: 0.15, delay: 100 * time.Millisecond, plan: &plan}
+	apply := r.apply(t, talk[0].At)
+	type sample struct {
+		ts float64
+		s  vision.LightSample
+	}
+	var samples []sample
+	for _, f := range talk {
+		img, _, err := vision.Decode(apply(nil, f), vision.DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if box, ok := boxes[f.At]; ok {
+			samples = append(samples, sample{float64(f.At.Milliseconds()), vision.SampleLight(img, box)})
+		}
+	}
+	judge := func(p liveness.LightPlan) (liveness.LightOutcome, presence.ReasonCode) {
+		c := liveness.NewLightCheck(p, liveness.DefaultLightRule())
+		c.Start(float64(talk[0].At.Milliseconds()))
+		for _, s := range samples {
+			c.Observe(s.ts, s.s)
+		}
+		return c.Judge()
+	}
+	if out, reason := judge(plan); reason != "" {
+		t.Fatalf("the right sequence: %s %+v", reason, out)
+	}
+	passed, highest := 0, -1.0
+	for range 1000 {
+		other, _ := liveness.NewLightPlan(seeded)
+		out, reason := judge(other)
+		highest = max(highest, out.Correlation)
+		if reason == "" {
+			passed++
+		}
+	}
+	t.Logf("1000 other sequences: %d passed, highest correlation %.3f (threshold %.2f)", passed, highest, liveness.DefaultLightRule().MinCorrelation)
+	if passed != 0 {
+		t.Errorf("%d of 1000 other sequences passed", passed)
 	}
 }

@@ -174,7 +174,7 @@
 
     // showLight fills the screen with the server's colours, one after the
     // other, while frames stream: the light they throw on the face is what
-    // the server checks. Changes come at most 2.5 times a second, under
+    // the server checks. Colours last at least 350 ms: under
     // the three flashes a second that risk photosensitive seizures.
     function showLight(plan) {
       var overlay = el('div', 'pc-light', document.body);
