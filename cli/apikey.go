@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -32,6 +34,7 @@ func runAPIKey(args []string, stdout, stderr io.Writer) error {
 	quiet := fs.Bool("quiet", false, "create: print only the key")
 	frames := fs.String("frames", "", `create, policy: how frames may arrive: "stream" (the capture SDK's stream only) or "any" (passive checks may upload too; the default)`)
 	refuseVirtual := fs.Bool("refuse-virtual-cameras", false, "create, policy: end streams from devices reporting a known virtual camera as fake (injection_suspected)")
+	noticeFile := fs.String("notice", "", `create, policy: JSON file with the notice shown before the camera opens ({"version","policy_url","texts":{"en":{"controller","purpose","kept"}}}); "none" removes it`)
 	if err := cfg.load(fs, args[1:], os.Getenv); err != nil {
 		return usageError("%v", err)
 	}
@@ -47,7 +50,11 @@ func runAPIKey(args []string, stdout, stderr io.Writer) error {
 		if *name == "" {
 			return usageError("apikey create needs --name")
 		}
-		text, k, err := svc.CreateAPIKeyWithPolicy(ctx, *name, presence.KeyPolicy{Capture: presence.CapturePolicy{Frames: *frames, RefuseVirtualCameras: *refuseVirtual}})
+		notice, err := readNotice(*noticeFile)
+		if err != nil {
+			return err
+		}
+		text, k, err := svc.CreateAPIKeyWithPolicy(ctx, *name, presence.KeyPolicy{Capture: presence.CapturePolicy{Frames: *frames, RefuseVirtualCameras: *refuseVirtual}, Notice: notice})
 		if err != nil {
 			return err
 		}
@@ -76,21 +83,34 @@ func runAPIKey(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		var noticeErr error
 		fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
 			case "frames":
 				k.Policy.Capture.Frames = *frames
 			case "refuse-virtual-cameras":
 				k.Policy.Capture.RefuseVirtualCameras = *refuseVirtual
+			case "notice":
+				k.Policy.Notice, noticeErr = readNotice(*noticeFile)
 			}
 		})
+		if noticeErr != nil {
+			return noticeErr
+		}
+		if err := k.Policy.Notice.Validate(); err != nil {
+			return usageError("%s", presence.ErrorMessage(err))
+		}
 		if err := k.Policy.Capture.Validate(); err != nil {
 			return usageError("%s", presence.ErrorMessage(err))
 		}
 		if err := store.SetAPIKeyPolicy(ctx, k.ID, k.Policy); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "API key %s: %s (sessions created from now on)\n", k.ID, describeCapture(k.Policy.Capture))
+		notice := "no notice"
+		if k.Policy.Notice != nil {
+			notice = "notice " + k.Policy.Notice.Version
+		}
+		fmt.Fprintf(stdout, "API key %s: %s, %s (sessions created from now on)\n", k.ID, describeCapture(k.Policy.Capture), notice)
 	case "revoke":
 		if fs.NArg() != 1 {
 			return usageError("apikey revoke needs the key ID (see `presence apikey list`)")
@@ -108,6 +128,27 @@ func stamp(t *time.Time) string {
 		return "-"
 	}
 	return t.Format(time.RFC3339)
+}
+
+// readNotice reads a notice from a JSON file; "" or "none" is no notice.
+func readNotice(file string) (*presence.Notice, error) {
+	if file == "" || file == "none" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var n presence.Notice
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&n); err != nil {
+		return nil, usageError("--notice %s: %v", file, err)
+	}
+	if err := n.Validate(); err != nil {
+		return nil, usageError("--notice %s: %s", file, presence.ErrorMessage(err))
+	}
+	return &n, nil
 }
 
 // describeCapture says a capture policy in a few words.

@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"presence"
+	"presence/clock"
 	"presence/httpapi/apitest"
+	"presence/presencetest"
+	"presence/session"
 )
 
 // passed runs a passive session on one photo and returns its id.
@@ -257,6 +260,13 @@ func TestSubjectExport(t *testing.T) {
 	if r := e.post("/v1/identify", `{"session_id":"`+e.passed(t, "fr_deepface_pairs/img20.jpg")+`"}`); r.status != 200 {
 		t.Fatal(r.raw2())
 	}
+	// A session that showed a notice and named erin, answered and streamed.
+	noticed, ntoken := e.create(`{"subject_id":"erin","notice":{"version":"n1","texts":{"en":{"controller":"Example","purpose":"presence","kept":"30 days"}}}}`)
+	var frames []session.RecordedFrame
+	for i, f := range presencetest.Frames(t, "video_live/blink_talking_1face_720p.mp4", 10, 640)[10:40] {
+		frames = append(frames, session.RecordedFrame{At: time.Duration(i) * 100 * time.Millisecond, Data: presencetest.ReadFile(t, f)})
+	}
+	e.Sessions.Stream(context.Background(), noticed, &session.Playback{Clock: e.Clock.(*clock.Virtual), Token: ntoken, Frames: frames, Answer: map[string]any{"type": "consent", "agree": true, "language": "en"}})
 	r := e.do("GET", "/v1/subjects/erin/export", e.key, "", nil)
 	if r.status != 200 {
 		t.Fatalf("export: %d %s", r.status, r.raw)
@@ -270,8 +280,12 @@ func TestSubjectExport(t *testing.T) {
 			AuditImages       []struct{ Data []byte } `json:"audit_images"`
 			CorrelationIDJSON string                  `json:"correlation_id"`
 		}
-		Audit             []struct{ Action, SessionID string }
-		Consents          []any
+		Audit    []struct{ Action, SessionID string }
+		Consents []struct {
+			SessionID     string `json:"session_id"`
+			NoticeVersion string `json:"notice_version"`
+			Agreed        bool
+		}
 		FrameFingerprints int `json:"frame_fingerprints"`
 	}
 	if err := json.Unmarshal(r.raw, &ex); err != nil {
@@ -301,8 +315,8 @@ func TestSubjectExport(t *testing.T) {
 			t.Errorf("the audit lacks %s: %v", want, actions)
 		}
 	}
-	if ex.FrameFingerprints < 2 || ex.Consents == nil {
-		t.Errorf("fingerprints %d, consents %v", ex.FrameFingerprints, ex.Consents)
+	if ex.FrameFingerprints < 2 || len(ex.Consents) != 1 || ex.Consents[0].SessionID != noticed || ex.Consents[0].NoticeVersion != "n1" || !ex.Consents[0].Agreed || !actions["consent_given"] {
+		t.Errorf("fingerprints %d, consents %+v, audit %v", ex.FrameFingerprints, ex.Consents, actions)
 	}
 	// Erased: not found, and asking writes nothing.
 	if d := e.do("DELETE", "/v1/subjects/erin", e.key, "", nil); d.status != 200 {

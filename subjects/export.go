@@ -19,12 +19,18 @@ type Export struct {
 	Subject   ExportSubject    `json:"subject"`
 	Templates []ExportTemplate `json:"templates"`
 	Sessions  []ExportSession  `json:"sessions"`
-	// Consents recorded before capture; none are recorded yet (the consent
-	// flow is not built), so this is always empty.
-	Consents          []json.RawMessage `json:"consents"`
+	// Consents: the answers to notices shown before the camera opened, in
+	// the subject's sessions.
+	Consents          []ExportConsent `json:"consents"`
 	Audit             []ExportAudit     `json:"audit"`
 	FrameFingerprints int               `json:"frame_fingerprints"`
 	Generated         time.Time         `json:"generated"`
+}
+
+// ExportConsent is an answer to a notice, with its session.
+type ExportConsent struct {
+	SessionID string `json:"session_id"`
+	presence.Consent
 }
 
 // ExportSubject is the subject's own record.
@@ -93,7 +99,7 @@ func (s *Service) Export(ctx context.Context, key *presence.APIKey, id string) (
 		return nil, err
 	}
 	out := &Export{Subject: ExportSubject{ID: sub.ID, CreatedAt: sub.CreatedAt}, Templates: []ExportTemplate{}, Sessions: []ExportSession{},
-		Consents: []json.RawMessage{}, Audit: []ExportAudit{}, Generated: s.cfg.Now().UTC()}
+		Consents: []ExportConsent{}, Audit: []ExportAudit{}, Generated: s.cfg.Now().UTC()}
 	ts, err := s.cfg.Store.SubjectTemplates(ctx, id)
 	if err != nil {
 		return nil, err
@@ -112,6 +118,9 @@ func (s *Service) Export(ctx context.Context, key *presence.APIKey, id string) (
 			CompletedAt: sess.CompletedAt, Reasons: []presence.Reason{}, KeptTemplate: sess.ProbeTemplate != nil, AuditImages: []ExportImage{}}
 		if v := sess.Verdict; v != nil {
 			e.Decision, e.Score, e.Reasons, e.Match = v.Decision, v.Score, v.Reasons, v.Match
+		}
+		if sess.Consent != nil {
+			out.Consents = append(out.Consents, ExportConsent{SessionID: sess.ID, Consent: *sess.Consent})
 		}
 		imgs, err := store.AuditImages(ctx, sess.ID)
 		if err != nil {
