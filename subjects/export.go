@@ -22,9 +22,9 @@ type Export struct {
 	// Consents: the answers to notices shown before the camera opened, in
 	// the subject's sessions.
 	Consents          []ExportConsent `json:"consents"`
-	Audit             []ExportAudit     `json:"audit"`
-	FrameFingerprints int               `json:"frame_fingerprints"`
-	Generated         time.Time         `json:"generated"`
+	Audit             []ExportAudit   `json:"audit"`
+	FrameFingerprints int             `json:"frame_fingerprints"`
+	Generated         time.Time       `json:"generated"`
 }
 
 // ExportConsent is an answer to a notice, with its session.
