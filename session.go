@@ -3,6 +3,7 @@ package presence
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"strings"
 	"time"
 )
@@ -66,6 +67,9 @@ type Session struct {
 	// enrol, verify or identify the session later. Templates are computed
 	// only when they can be used.
 	Enrolable bool
+	// Retention is what the key chose, fixed at creation (zero: the
+	// server's settings).
+	Retention Retention
 	// Notice is shown to the person before the camera opens; Consent is
 	// their answer (nil until given).
 	Notice      *Notice
@@ -224,6 +228,78 @@ type KeyPolicy struct {
 	// Notice is shown before every capture of the key's sessions (a
 	// session may bring its own).
 	Notice *Notice `json:"notice,omitempty"`
+	// Retention shortens how long the key's sessions and what derives from
+	// them are kept, within the operator's bounds.
+	Retention Retention `json:"retention"`
+}
+
+// Retention is how long a relying party keeps its sessions' data after a
+// session ends (zero: the server's setting, which is also the most a key
+// may ask).
+type Retention struct {
+	Sessions     time.Duration `json:"sessions"`
+	AuditImages  time.Duration `json:"audit_images"`
+	Fingerprints time.Duration `json:"fingerprints"`
+}
+
+// MarshalJSON writes durations as Go duration strings ("720h0m0s").
+func (r Retention) MarshalJSON() ([]byte, error) {
+	str := func(d time.Duration) string {
+		if d == 0 {
+			return ""
+		}
+		return d.String()
+	}
+	return json.Marshal(struct {
+		Sessions     string `json:"sessions,omitempty"`
+		AuditImages  string `json:"audit_images,omitempty"`
+		Fingerprints string `json:"fingerprints,omitempty"`
+	}{str(r.Sessions), str(r.AuditImages), str(r.Fingerprints)})
+}
+
+// UnmarshalJSON reads durations as Go duration strings.
+func (r *Retention) UnmarshalJSON(data []byte) error {
+	var raw struct {
+		Sessions     string `json:"sessions"`
+		AuditImages  string `json:"audit_images"`
+		Fingerprints string `json:"fingerprints"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		in  string
+		out *time.Duration
+	}{{raw.Sessions, &r.Sessions}, {raw.AuditImages, &r.AuditImages}, {raw.Fingerprints, &r.Fingerprints}} {
+		if f.in == "" {
+			*f.out = 0
+			continue
+		}
+		d, err := time.ParseDuration(f.in)
+		if err != nil || d < 0 {
+			return Errorf(ErrInvalid, "retention %q: a duration such as 720h", f.in)
+		}
+		*f.out = d
+	}
+	return nil
+}
+
+// Within checks r against the operator's bounds (sessions and images at
+// most maxSessions and at least an hour; fingerprints at most
+// maxFingerprints).
+func (r Retention) Within(maxSessions, maxFingerprints time.Duration) error {
+	for _, c := range []struct {
+		name string
+		d    time.Duration
+	}{{"sessions", r.Sessions}, {"audit_images", r.AuditImages}} {
+		if c.d != 0 && (c.d < time.Hour || c.d > maxSessions) {
+			return Errorf(ErrInvalid, "retention.%s %s: between 1h and the server's %s", c.name, c.d, maxSessions)
+		}
+	}
+	if r.Fingerprints > maxFingerprints {
+		return Errorf(ErrInvalid, "retention.fingerprints %s: at most the server's %s", r.Fingerprints, maxFingerprints)
+	}
+	return nil
 }
 
 // Notice tells a person, before the camera opens, who is asking, what is

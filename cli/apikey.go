@@ -34,6 +34,10 @@ func runAPIKey(args []string, stdout, stderr io.Writer) error {
 	quiet := fs.Bool("quiet", false, "create: print only the key")
 	frames := fs.String("frames", "", `create, policy: how frames may arrive: "stream" (the capture SDK's stream only) or "any" (passive checks may upload too; the default)`)
 	refuseVirtual := fs.Bool("refuse-virtual-cameras", false, "create, policy: end streams from devices reporting a known virtual camera as fake (injection_suspected)")
+	var retain presence.Retention
+	fs.DurationVar(&retain.Sessions, "retain-sessions", 0, "create, policy: keep this key's sessions this long after they end (at most the server's --retention; 0 = the server's)")
+	fs.DurationVar(&retain.AuditImages, "retain-images", 0, "create, policy: keep their audit images this long (at most the server's --retention; 0 = as long as the session)")
+	fs.DurationVar(&retain.Fingerprints, "retain-fingerprints", 0, "create, policy: keep their replay fingerprints this long (at most the server's --fingerprint-retention; 0 = the server's)")
 	noticeFile := fs.String("notice", "", `create, policy: JSON file with the notice shown before the camera opens ({"version","policy_url","texts":{"en":{"controller","purpose","kept"}}}); "none" removes it`)
 	if err := cfg.load(fs, args[1:], os.Getenv); err != nil {
 		return usageError("%v", err)
@@ -44,7 +48,7 @@ func runAPIKey(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	svc := session.New(session.Config{Store: store})
+	svc := session.New(session.Config{Store: store, Retention: time.Duration(cfg.Retention), FingerprintRetention: fingerprintRetention(cfg)})
 	switch sub {
 	case "create":
 		if *name == "" {
@@ -54,7 +58,7 @@ func runAPIKey(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		text, k, err := svc.CreateAPIKeyWithPolicy(ctx, *name, presence.KeyPolicy{Capture: presence.CapturePolicy{Frames: *frames, RefuseVirtualCameras: *refuseVirtual}, Notice: notice})
+		text, k, err := svc.CreateAPIKeyWithPolicy(ctx, *name, presence.KeyPolicy{Capture: presence.CapturePolicy{Frames: *frames, RefuseVirtualCameras: *refuseVirtual}, Notice: notice, Retention: retain})
 		if err != nil {
 			return err
 		}
@@ -92,12 +96,21 @@ func runAPIKey(args []string, stdout, stderr io.Writer) error {
 				k.Policy.Capture.RefuseVirtualCameras = *refuseVirtual
 			case "notice":
 				k.Policy.Notice, noticeErr = readNotice(*noticeFile)
+			case "retain-sessions":
+				k.Policy.Retention.Sessions = retain.Sessions
+			case "retain-images":
+				k.Policy.Retention.AuditImages = retain.AuditImages
+			case "retain-fingerprints":
+				k.Policy.Retention.Fingerprints = retain.Fingerprints
 			}
 		})
 		if noticeErr != nil {
 			return noticeErr
 		}
 		if err := k.Policy.Notice.Validate(); err != nil {
+			return usageError("%s", presence.ErrorMessage(err))
+		}
+		if err := k.Policy.Retention.Within(time.Duration(cfg.Retention), time.Duration(cfg.FingerprintRetention)); err != nil {
 			return usageError("%s", presence.ErrorMessage(err))
 		}
 		if err := k.Policy.Capture.Validate(); err != nil {

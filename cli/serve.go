@@ -105,7 +105,7 @@ func newSessionService(cfg Config, store presence.Store, eng session.Analyzer, s
 		Store: store, Engine: eng, Sealer: sealer, Log: log, Observer: obs,
 		DefaultTTL: time.Duration(cfg.SessionTTL), MaxTTL: time.Duration(cfg.MaxSessionTTL),
 		MaxFrames: cfg.MaxFrames, Limits: cfg.Limits(), Policy: policy, Subjects: subs, JPEG: jpeg,
-		FingerprintRetention: fingerprintRetention(cfg),
+		FingerprintRetention: fingerprintRetention(cfg), Retention: time.Duration(cfg.Retention),
 	}), nil
 }
 

@@ -76,6 +76,9 @@ func New(cfg Config) *Server {
 	s.route("/v1/sessions/{id}/stream", map[string]http.HandlerFunc{
 		http.MethodGet: s.stream,
 	})
+	s.route("/v1/key", map[string]http.HandlerFunc{
+		http.MethodGet: s.withKey(s.getKey),
+	})
 	if cfg.Subjects != nil {
 		s.route("/v1/subjects", map[string]http.HandlerFunc{
 			http.MethodPost: s.withKey(s.createSubject),

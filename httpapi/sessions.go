@@ -361,3 +361,17 @@ func (s *Server) readFrames(r *http.Request) ([]session.Frame, error) {
 	}
 	return nil, presence.Errorf(presence.ErrUnsupportedMedia, "send image/jpeg, image/png, image/webp or multipart/form-data, not %s", mt)
 }
+
+// keyResponse is the calling API key as its relying party reads it: what
+// its sessions may do and how long their data is kept.
+type keyResponse struct {
+	ID        string             `json:"id"`
+	Name      string             `json:"name"`
+	CreatedAt time.Time          `json:"created_at"`
+	Policy    presence.KeyPolicy `json:"policy"`
+}
+
+// getKey answers GET /v1/key with the caller's own key and its policy.
+func (s *Server) getKey(w http.ResponseWriter, r *http.Request, key *presence.APIKey) {
+	writeJSON(w, http.StatusOK, keyResponse{ID: key.ID, Name: key.Name, CreatedAt: key.CreatedAt, Policy: key.Policy})
+}

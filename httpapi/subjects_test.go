@@ -330,3 +330,18 @@ func TestSubjectExport(t *testing.T) {
 		t.Fatal("a refused export wrote to the audit log")
 	}
 }
+
+// TestReadOwnKey: a relying party reads its key's policy (capture,
+// notice, retention) with the key itself; a client token cannot.
+func TestReadOwnKey(t *testing.T) {
+	e := newEnv(t, options{})
+	r := e.do("GET", "/v1/key", e.key, "", nil)
+	policy, _ := r.body["policy"].(map[string]any)
+	if r.status != 200 || r.body["id"] == nil || policy == nil || policy["capture"] == nil || policy["retention"] == nil {
+		t.Fatalf("GET /v1/key: %d %s", r.status, r.raw)
+	}
+	_, token := e.create(`{}`)
+	if r := e.do("GET", "/v1/key", token, "", nil); r.status == 200 {
+		t.Fatalf("a client token read the key: %s", r.raw)
+	}
+}

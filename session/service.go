@@ -86,6 +86,9 @@ type Config struct {
 	Guard liveness.GuardRule
 	// Light holds the light challenge's thresholds.
 	Light liveness.LightRule
+	// Retention is the server's session retention (the sweep's), the most
+	// a key may keep its sessions and audit images (default 30 days).
+	Retention time.Duration
 	// FingerprintRetention is how long the fingerprints of judged frames
 	// are kept to catch them replayed (0: 30 days), whatever happens to
 	// their session; negative keeps none (no replay detection across
@@ -141,6 +144,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.PassiveWindow == (liveness.PassiveWindow{}) {
 		cfg.PassiveWindow = liveness.DefaultPassiveWindow()
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 30 * 24 * time.Hour
 	}
 	if cfg.FingerprintRetention == 0 {
 		cfg.FingerprintRetention = 30 * 24 * time.Hour
@@ -298,6 +304,9 @@ func (s *Service) CreateAPIKeyWithPolicy(ctx context.Context, name string, polic
 	if err := policy.Notice.Validate(); err != nil {
 		return "", nil, err
 	}
+	if err := policy.Retention.Within(s.cfg.Retention, max(s.cfg.FingerprintRetention, 0)); err != nil {
+		return "", nil, err
+	}
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 100 {
 		return "", nil, presence.Errorf(presence.ErrInvalid, "a key needs a name of 1-100 characters")
@@ -442,8 +451,14 @@ func (s *Service) Create(ctx context.Context, key *presence.APIKey, req CreateRe
 		Capture:         capture,
 		Enrolable:       req.Enrolable,
 		Notice:          notice,
-		CreatedAt:       now,
-		ExpiresAt:       now.Add(ttl),
+		// Bounds may have tightened since the key was made: the server's
+		// caps still hold.
+		Retention: presence.Retention{
+			Sessions: min(key.Policy.Retention.Sessions, s.cfg.Retention), AuditImages: min(key.Policy.Retention.AuditImages, s.cfg.Retention),
+			Fingerprints: min(key.Policy.Retention.Fingerprints, max(s.cfg.FingerprintRetention, 0)),
+		},
+		CreatedAt: now,
+		ExpiresAt: now.Add(ttl),
 	}
 	if req.Mode == presence.ModeActive || req.Light {
 		plan := liveness.Plan{Nonce: randomID("", 16)}
@@ -672,7 +687,7 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 		SessionID: sess.ID, Status: presence.StatusSucceeded, Verdict: verdict, At: now, FromStatus: presence.StatusCreated, ProbeTemplate: probe,
 		AuditImages:  evidence,
 		Audit:        auditRecord(sess, verdict, now),
-		Fingerprints: s.keptFingerprints(keep), FingerprintsExpire: now.Add(s.cfg.FingerprintRetention),
+		Fingerprints: s.keptFingerprints(keep), FingerprintsExpire: s.fingerprintsExpire(sess, now),
 	}
 	if err := s.cfg.Store.CompleteSession(ctx, c); err != nil {
 		return nil, err
@@ -691,6 +706,16 @@ func (s *Service) keptFingerprints(prints []presence.FrameHash) []presence.Frame
 		return nil
 	}
 	return prints
+}
+
+// fingerprintsExpire is when a session's fingerprints go: the server's
+// retention, or its key's when shorter.
+func (s *Service) fingerprintsExpire(sess *presence.Session, now time.Time) time.Time {
+	keep := s.cfg.FingerprintRetention
+	if k := sess.Retention.Fingerprints; k > 0 && k < keep {
+		keep = k
+	}
+	return now.Add(keep)
 }
 
 // uploadFingerprints fingerprints uploaded frames and says whether they

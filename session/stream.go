@@ -529,7 +529,7 @@ func (st *stream) end(ctx context.Context, last liveness.Frame, cause error) err
 		SessionID: st.sess.ID, Status: status, Verdict: v, At: now, FromStatus: presence.StatusInProgress, ProbeTemplate: probe,
 		AuditImages: images, Audit: auditRecord(st.sess, v, now),
 	}
-	c.Fingerprints, c.FingerprintsExpire = st.svc.keptFingerprints(st.keep), now.Add(cfg.FingerprintRetention)
+	c.Fingerprints, c.FingerprintsExpire = st.svc.keptFingerprints(st.keep), st.svc.fingerprintsExpire(st.sess, now)
 	if err := cfg.Store.CompleteSession(ctx, c); err != nil {
 		cfg.Log.Warn("stream verdict not stored", "session", st.sess.ID, "err", err)
 		return err

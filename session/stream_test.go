@@ -359,3 +359,34 @@ func TestNoticeBeforeCapture(t *testing.T) {
 		t.Fatalf("upload to a noticed session: %v", err)
 	}
 }
+
+// TestKeyRetention: a key's retention is copied onto its sessions within
+// the server's bounds; its fingerprints expire on the key's schedule; a
+// key asking for more than the server keeps is refused.
+func TestKeyRetention(t *testing.T) {
+	e := newStreamEnv(t, blinkPolicy())
+	ctx := context.Background()
+	if _, _, err := e.svc.CreateAPIKeyWithPolicy(ctx, "greedy", presence.KeyPolicy{Retention: presence.Retention{Sessions: 365 * 24 * time.Hour}}); presence.ErrorCodeOf(err) != presence.ErrInvalid {
+		t.Fatalf("a year, beyond the server's 30 days: %v", err)
+	}
+	_, key, err := e.svc.CreateAPIKeyWithPolicy(ctx, "brief", presence.KeyPolicy{Retention: presence.Retention{Sessions: 48 * time.Hour, Fingerprints: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.svc.Create(ctx, key, session.CreateRequest{})
+	if err != nil || c.Session.Retention.Sessions != 48*time.Hour {
+		t.Fatalf("session retention: %+v %v", c.Session.Retention, err)
+	}
+	photo := presencetest.Recapture(t, presencetest.ReadFile(t, presencetest.DataFile(t, "fr_deepface_pairs/img1.jpg")), 31)
+	if _, err := e.svc.SubmitFrames(ctx, c.Session.ID, c.ClientToken, []session.Frame{{Data: photo}}); err != nil {
+		t.Fatal(err)
+	}
+	// Two hours later the fingerprints are gone: the same photo is no
+	// replay any more.
+	e.clock.Advance(2 * time.Hour)
+	c2, _ := e.svc.Create(ctx, key, session.CreateRequest{})
+	s, err := e.svc.SubmitFrames(ctx, c2.Session.ID, c2.ClientToken, []session.Frame{{Data: photo}})
+	if err != nil || s.Verdict.Decision != presence.DecisionRealFace {
+		t.Fatalf("after the key's fingerprint retention: %v %v", s, err)
+	}
+}

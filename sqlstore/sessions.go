@@ -11,7 +11,7 @@ import (
 )
 
 const sessionColumns = `id, mode, status, correlation_id, audit_images, api_key_id, client_token_hash,
-	token_used_at, reference_template, subject_id, challenge, created_at, expires_at, completed_at, verdict, probe_template, capture_policy, enrolable, notice, consent`
+	token_used_at, reference_template, subject_id, challenge, created_at, expires_at, completed_at, verdict, probe_template, capture_policy, enrolable, notice, consent, retain_ms, retain_images_ms, retain_fingerprints_ms`
 
 type scanner interface{ Scan(...any) error }
 
@@ -21,13 +21,16 @@ func scanSession(row scanner) (*presence.Session, error) {
 	var created, expires int64
 	var verdict sql.NullString
 	var capture, notice, consent string
+	var retain, retainImages, retainPrints int64
 	if err := row.Scan(&s.ID, &s.Mode, &s.Status, &s.CorrelationID, &s.AuditImages, &s.APIKeyID, &s.ClientTokenHash,
-		&used, &s.ReferenceTemplate, &s.SubjectID, &s.Challenge, &created, &expires, &completed, &verdict, &s.ProbeTemplate, &capture, &s.Enrolable, &notice, &consent); err != nil {
+		&used, &s.ReferenceTemplate, &s.SubjectID, &s.Challenge, &created, &expires, &completed, &verdict, &s.ProbeTemplate, &capture, &s.Enrolable, &notice, &consent, &retain, &retainImages, &retainPrints); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(capture), &s.Capture); err != nil {
 		return nil, presence.WrapError(presence.ErrInternal, err, "stored capture policy unreadable")
 	}
+	s.Retention = presence.Retention{Sessions: time.Duration(retain) * time.Millisecond, AuditImages: time.Duration(retainImages) * time.Millisecond,
+		Fingerprints: time.Duration(retainPrints) * time.Millisecond}
 	if notice != "" {
 		if err := json.Unmarshal([]byte(notice), &s.Notice); err != nil {
 			return nil, presence.WrapError(presence.ErrInternal, err, "stored notice unreadable")
@@ -65,10 +68,12 @@ func (s *DB) CreateSession(ctx context.Context, sess *presence.Session) error {
 		notice = string(raw)
 	}
 	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO sessions (id, mode, status, correlation_id, audit_images, api_key_id,
-		client_token_hash, reference_template, subject_id, challenge, created_at, expires_at, capture_policy, enrolable, notice)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		client_token_hash, reference_template, subject_id, challenge, created_at, expires_at, capture_policy, enrolable, notice,
+		retain_ms, retain_images_ms, retain_fingerprints_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		sess.ID, sess.Mode, sess.Status, sess.CorrelationID, sess.AuditImages, sess.APIKeyID,
-		sess.ClientTokenHash, sess.ReferenceTemplate, sess.SubjectID, sess.Challenge, millis(sess.CreatedAt), millis(sess.ExpiresAt), string(capture), boolInt(sess.Enrolable), notice)
+		sess.ClientTokenHash, sess.ReferenceTemplate, sess.SubjectID, sess.Challenge, millis(sess.CreatedAt), millis(sess.ExpiresAt), string(capture), boolInt(sess.Enrolable), notice,
+		sess.Retention.Sessions.Milliseconds(), sess.Retention.AuditImages.Milliseconds(), sess.Retention.Fingerprints.Milliseconds())
 	return translate(err, "session")
 }
 
@@ -281,17 +286,20 @@ func (s *DB) ExpireSessions(ctx context.Context, now, purgeBefore time.Time) (ex
 		}
 		n, _ := res.RowsAffected()
 		expired = int(n)
-		cut := millis(purgeBefore)
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM frame_fingerprints WHERE expires_at <= ?`), millis(now)); err != nil {
+		cut, at := millis(purgeBefore), millis(now)
+		// A session goes at the server's cut, or earlier when its key
+		// chose a shorter retention; its audit images may go earlier still.
+		const ended = `((completed_at IS NOT NULL AND (completed_at < ? OR (retain_ms > 0 AND completed_at + retain_ms < ?)))
+			OR (status = ? AND (expires_at < ? OR (retain_ms > 0 AND expires_at + retain_ms < ?))))`
+		endedArgs := []any{cut, at, presence.StatusExpired, cut, at}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM frame_fingerprints WHERE expires_at <= ?`), at); err != nil {
 			return translate(err, "frame fingerprints")
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM audit_images WHERE session_id IN
-			(SELECT id FROM sessions WHERE (completed_at IS NOT NULL AND completed_at < ?) OR (status = ? AND expires_at < ?))`),
-			cut, presence.StatusExpired, cut); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM audit_images WHERE session_id IN (SELECT id FROM sessions WHERE `+ended+`
+			OR (retain_images_ms > 0 AND completed_at IS NOT NULL AND completed_at + retain_images_ms < ?))`), append(endedArgs, at)...); err != nil {
 			return translate(err, "audit images")
 		}
-		res, err = tx.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE (completed_at IS NOT NULL AND completed_at < ?) OR (status = ? AND expires_at < ?)`),
-			cut, presence.StatusExpired, cut)
+		res, err = tx.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE `+ended), endedArgs...)
 		if err != nil {
 			return translate(err, "sessions")
 		}

@@ -560,3 +560,42 @@ func TestSubjectExportQueries(t *testing.T) {
 		}
 	})
 }
+
+// TestPerKeyRetention: the sweep removes a session whose key keeps them
+// a day once that day is over, though the server keeps 30 days; audit
+// images with a shorter retention go first; other sessions stay.
+func TestPerKeyRetention(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		finish := func(id string, r presence.Retention) {
+			sess := newSession(id)
+			sess.Retention = r
+			s.CreateSession(ctx, sess)
+			if err := s.CompleteSession(ctx, completion(id, presence.StatusCreated, t0.Add(time.Second))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		finish("short", presence.Retention{Sessions: 24 * time.Hour})
+		finish("images", presence.Retention{AuditImages: 2 * time.Hour})
+		finish("server", presence.Retention{})
+		if got, _ := s.Session(ctx, "short"); got.Retention.Sessions != 24*time.Hour {
+			t.Fatalf("retention read back: %+v", got.Retention)
+		}
+		now := t0.Add(25 * time.Hour)
+		if _, purged, err := s.ExpireSessions(ctx, now, now.Add(-30*24*time.Hour)); err != nil || purged != 1 {
+			t.Fatalf("sweep: %d purged, %v", purged, err)
+		}
+		if _, err := s.Session(ctx, "short"); code(err) != presence.ErrNotFound {
+			t.Fatalf("the day-long session outlived its day: %v", err)
+		}
+		if imgs, _ := s.AuditImages(ctx, "images"); len(imgs) != 0 {
+			t.Fatalf("%d audit images outlived their two hours", len(imgs))
+		}
+		if _, err := s.Session(ctx, "images"); err != nil {
+			t.Fatalf("the session went with its images: %v", err)
+		}
+		if imgs, _ := s.AuditImages(ctx, "server"); len(imgs) != 2 {
+			t.Fatalf("the server-retention session lost its images: %d", len(imgs))
+		}
+	})
+}
