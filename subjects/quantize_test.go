@@ -126,14 +126,7 @@ func BenchmarkIdentify1M(b *testing.B) {
 	runtime.ReadMemStats(&before)
 	x := NewIndex(nil, nil)
 	const n = 1_000_000
-	e := make(presence.Embedding, 512)
-	for i := range n {
-		for j := range e {
-			e[j] = float32(r.NormFloat64())
-		}
-		e.Normalize()
-		x.add(int64(i+1), fmt.Sprint("subject-", i), e)
-	}
+	FillSynthetic(x, n, 5)
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	probe := randomTemplate(r, 512)
