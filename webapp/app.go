@@ -116,7 +116,7 @@ type presenceAPI interface {
 	deleteSubjectCounts(ctx context.Context, id string) (erased, error)
 }
 
-var _ presenceAPI = (*client)(nil)
+var _ presenceAPI = (*apiClient)(nil)
 
 // App serves the face-login app under /app/.
 type App struct {
@@ -137,7 +137,7 @@ func New(cfg Config) (*App, error) {
 	if cfg.APIBase == "" || cfg.APIKey == "" {
 		return nil, errors.New("webapp: APIBase and APIKey are required")
 	}
-	return newApp(cfg, &client{base: strings.TrimRight(cfg.APIBase, "/"), key: cfg.APIKey, http: cfg.HTTP})
+	return newApp(cfg, newAPIClient(cfg.APIBase, cfg.APIKey, cfg.HTTP))
 }
 
 func newApp(cfg Config, api presenceAPI) (*App, error) {
