@@ -33,6 +33,9 @@ type env struct {
 	store  *sqlstore.DB
 	clock  clock.Adjustable
 	server *httpapi.Server
+	// check, when set, sees every request and its answer (the OpenAPI
+	// test validates them against the document).
+	check func(req *http.Request, status int, header http.Header, body []byte)
 	// captures numbers the recaptures of test photos: a photo shown in
 	// several sessions is a new capture each time, as from a camera (the
 	// same pixels again are a replay).
@@ -87,6 +90,10 @@ func (e *env) do(method, path, auth, contentType string, body []byte) response {
 	raw, _ := io.ReadAll(res.Body)
 	out := response{status: res.StatusCode, header: res.Header, raw: raw}
 	json.Unmarshal(raw, &out.body)
+	if e.check != nil {
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		e.check(req, res.StatusCode, res.Header, raw)
+	}
 	return out
 }
 
