@@ -8,7 +8,7 @@ import (
 
 // PlanarFit says how well one homography explains how a face changed
 // between two views: it aligns base's face onto cur's, starting from the
-// homography of the landmarks (DepthParallax's plane) and refining it on
+// homography of the landmarks (planeLandmarks) and refining it on
 // the pixels, and returns the normalised correlation of the aligned faces.
 // A flat picture (a print, a screen, a cut-out), however it is held,
 // turned or tilted, moves as one homography and correlates near 1; a head

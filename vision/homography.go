@@ -9,6 +9,7 @@ import (
 // planeLandmarks are iBUG landmarks that lie close to one plane on a real
 // face, compared with the nose: the eyes, the brows and the outer lips
 // (within about a quarter of the nose's height above them, genericHead).
+// PlanarFit starts its homography from them.
 var planeLandmarks = func() []int {
 	var out []int
 	for i := 17; i <= 26; i++ { // brows
@@ -19,41 +20,6 @@ var planeLandmarks = func() []int {
 	}
 	return out
 }()
-
-// noseTip is the landmark that stands out of that plane most.
-const noseTip = 30
-
-// DepthParallax measures how the nose tip moved against the plane of the
-// eyes, brows and lips between two views of a face (68 iBUG landmarks
-// each). A homography fitted from base to cur on those points is what any
-// flat surface (a print, a screen, a cut-out) undergoes however it is
-// held, turned or bent toward the camera, so it predicts where a flat
-// face's nose would be; a head's nose stands out of that plane and lands
-// off the prediction, toward the turn. The result is the horizontal miss
-// in units of cur's outer eye span, positive when the nose lands to the
-// image right of the prediction (yaw growing).
-func DepthParallax(base, cur []presence.Point) (float64, bool) {
-	if len(base) < 68 || len(cur) < 68 {
-		return 0, false
-	}
-	src := make([]presence.Point, len(planeLandmarks))
-	dst := make([]presence.Point, len(planeLandmarks))
-	for k, i := range planeLandmarks {
-		src[k], dst[k] = base[i], cur[i]
-	}
-	h, ok := fitHomography(src, dst)
-	span := math.Hypot(cur[45].X-cur[36].X, cur[45].Y-cur[36].Y)
-	if !ok || span < 1 {
-		return 0, false
-	}
-	p := base[noseTip]
-	w := h[6]*p.X + h[7]*p.Y + 1
-	if math.Abs(w) < 1e-9 {
-		return 0, false
-	}
-	predicted := (h[0]*p.X + h[1]*p.Y + h[2]) / w
-	return (cur[noseTip].X - predicted) / span, true
-}
 
 // fitHomography fits dst ≈ H(src) by linear least squares (H[8] = 1), on
 // points normalised to unit spread for a well-conditioned system.
