@@ -504,3 +504,19 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 }
+
+// SessionFilter selects sessions for the operator's list; empty fields
+// select all.
+type SessionFilter struct {
+	Status        Status
+	Decision      Decision
+	Reason        ReasonCode
+	APIKeyID      string
+	CorrelationID string
+	From, To      time.Time // created at or after From, before To
+	// After is the last session of the previous page (its creation time
+	// and id): pages are read newest first.
+	AfterCreated time.Time
+	AfterID      string
+	Limit        int
+}

@@ -49,10 +49,14 @@ type Config struct {
 	// rotation.
 	TemplateKey     Secret   `json:"template_key,omitempty"`
 	OldTemplateKeys []Secret `json:"old_template_keys,omitempty"`
-	SessionTTL      Duration `json:"session_ttl"`
-	MaxSessionTTL   Duration `json:"max_session_ttl"`
-	MaxFrames       int      `json:"max_frames"`
-	MaxBodyBytes    int64    `json:"max_body_bytes"`
+	// OperatorToken opens the operator API (/v1/operator/) and console
+	// (/console/) to whoever bears it; unset, both are off. Prefer
+	// PRESENCE_OPERATOR_TOKEN_FILE.
+	OperatorToken Secret   `json:"operator_token,omitempty"`
+	SessionTTL    Duration `json:"session_ttl"`
+	MaxSessionTTL Duration `json:"max_session_ttl"`
+	MaxFrames     int      `json:"max_frames"`
+	MaxBodyBytes  int64    `json:"max_body_bytes"`
 	// RateLimit is requests a minute per API key, shared by all nodes.
 	RateLimit int `json:"rate_limit"`
 	// Retention is how long finished sessions and their audit images are
@@ -389,6 +393,9 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 	str("PRESENCE_LOG_FORMAT", &c.LogFormat)
 	str("PRESENCE_LOG_LEVEL", &c.LogLevel)
 	if err := secret(getenv, "PRESENCE_TEMPLATE_KEY", func(v string) { c.TemplateKey = Secret(v) }); err != nil {
+		return err
+	}
+	if err := secret(getenv, "PRESENCE_OPERATOR_TOKEN", func(v string) { c.OperatorToken = Secret(v) }); err != nil {
 		return err
 	}
 	if err := secret(getenv, "PRESENCE_OLD_TEMPLATE_KEYS", func(v string) {

@@ -180,6 +180,12 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	url := "http://" + ln.Addr().String()
 	extra := map[string]http.Handler{"/sdk/": web.SDK()}
+	if cfg.OperatorToken != "" {
+		if len(cfg.OperatorToken) < 24 {
+			return fmt.Errorf("operator token: at least 24 characters (it opens every session's evidence)")
+		}
+		extra["/console/"] = web.Console()
+	}
 	var app *webapp.App
 	var appStore *accountsql.DB
 	if cfg.AppEnabled() {
@@ -200,8 +206,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		EngineReady: func() bool { return true },
 		// Four frames waiting per worker is about a tenth of a second of
 		// work each: beyond that, uploads are asked to come back.
-		Overloaded: func() bool { return eng.QueueDepth() > 4*eng.Workers() },
-		Extra:      extra,
+		Overloaded:    func() bool { return eng.QueueDepth() > 4*eng.Workers() },
+		Extra:         extra,
+		OperatorToken: string(cfg.OperatorToken), Operator: store,
 	})
 	srv := &http.Server{
 		Handler:           api,

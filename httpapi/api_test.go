@@ -460,7 +460,7 @@ func TestOperations(t *testing.T) {
 // TestOpenAPIDocumentsEveryRoute keeps the served description and the
 // router in step.
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
-	e := newEnv(t, options{})
+	e := newEnv(t, options{OperatorToken: "op-credential-0123456789abcdef"}) // every route on
 	r := e.do("GET", "/v1/openapi.json", "", "", nil)
 	var doc struct {
 		OpenAPI string                    `json:"openapi"`

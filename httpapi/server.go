@@ -39,6 +39,10 @@ type Config struct {
 	// Extra mounts more handlers (the capture SDK, the web app) on the
 	// same server.
 	Extra map[string]http.Handler
+	// OperatorToken, when set, opens the operator's API (/v1/operator/)
+	// to requests bearing it; Operator reads for it.
+	OperatorToken string
+	Operator      Operator
 }
 
 // Server is the HTTP API.
@@ -79,6 +83,11 @@ func New(cfg Config) *Server {
 	s.route("/v1/key", map[string]http.HandlerFunc{
 		http.MethodGet: s.withKey(s.getKey),
 	})
+	if cfg.OperatorToken != "" && cfg.Operator != nil {
+		s.route("/v1/operator/sessions", map[string]http.HandlerFunc{http.MethodGet: s.withOperator(s.listSessions)})
+		s.route("/v1/operator/sessions/{id}", map[string]http.HandlerFunc{http.MethodGet: s.withOperator(s.operatorSession)})
+		s.route("/v1/operator/audit", map[string]http.HandlerFunc{http.MethodGet: s.withOperator(s.operatorAudit)})
+	}
 	if cfg.Subjects != nil {
 		s.route("/v1/subjects", map[string]http.HandlerFunc{
 			http.MethodPost: s.withKey(s.createSubject),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -343,5 +344,60 @@ func TestReadOwnKey(t *testing.T) {
 	_, token := e.create(`{}`)
 	if r := e.do("GET", "/v1/key", token, "", nil); r.status == 200 {
 		t.Fatalf("a client token read the key: %s", r.raw)
+	}
+}
+
+// TestOperatorAPI: behind the operator credential only, sessions of every
+// key page newest first and filter; one session comes with its audit
+// trail; the audit log reads by time.
+func TestOperatorAPI(t *testing.T) {
+	const operator = "op-credential-0123456789abcdef"
+	e := newEnv(t, options{OperatorToken: operator})
+	var ids []string
+	for i := range 5 {
+		id, token := e.create(`{"correlation_id":"op-` + strconv.Itoa(i) + `"}`)
+		if i%2 == 0 {
+			e.upload(id, token, e.capture(t, "fr_deepface_pairs/img20.jpg"))
+		}
+		ids = append(ids, id)
+		e.clock.Advance(time.Second)
+	}
+	for _, cred := range []string{"", e.key, "op-credential-wrong"} {
+		if r := e.do("GET", "/v1/operator/sessions", cred, "", nil); r.status != 401 {
+			t.Fatalf("credential %q: %d", cred, r.status)
+		}
+	}
+	var seen []string
+	cursor := ""
+	for pages := 0; pages < 10; pages++ {
+		r := e.do("GET", "/v1/operator/sessions?limit=2&cursor="+cursor, operator, "", nil)
+		if r.status != 200 {
+			t.Fatalf("list: %d %s", r.status, r.raw)
+		}
+		for _, s := range r.body["sessions"].([]any) {
+			seen = append(seen, s.(map[string]any)["id"].(string))
+		}
+		next, _ := r.body["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(seen) != 5 || seen[0] != ids[4] || seen[4] != ids[0] {
+		t.Fatalf("pages: %v, created %v", seen, ids)
+	}
+	if r := e.do("GET", "/v1/operator/sessions?status=succeeded&correlation_id=op-2", operator, "", nil); len(r.body["sessions"].([]any)) != 1 {
+		t.Fatalf("filtered: %s", r.raw)
+	}
+	if r := e.do("GET", "/v1/operator/sessions?cursor=bogus", operator, "", nil); r.status != 400 {
+		t.Fatalf("bad cursor: %d", r.status)
+	}
+	r := e.do("GET", "/v1/operator/sessions/"+ids[0], operator, "", nil)
+	audit, _ := r.body["audit"].([]any)
+	if r.status != 200 || len(audit) == 0 || r.body["api_key_id"] == nil {
+		t.Fatalf("one session: %d %s", r.status, r.raw)
+	}
+	if r := e.do("GET", "/v1/operator/audit?from=2000-01-01T00:00:00Z", operator, "", nil); r.status != 200 || len(r.body["records"].([]any)) < 3 {
+		t.Fatalf("audit: %d %s", r.status, r.raw)
 	}
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"presence"
 )
@@ -95,4 +96,25 @@ func (s *DB) RecordMatch(ctx context.Context, r presence.AuditRecord, subjectID 
 		}
 		return s.appendAudit(ctx, tx, r)
 	})
+}
+
+// SessionAudit returns a session's audit trail, oldest first.
+func (s *DB) SessionAudit(ctx context.Context, sessionID string) ([]presence.AuditRecord, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, at, action, api_key_id, session_id, subject_id, correlation_id, decision, score, detail
+		FROM audit_log WHERE session_id = ? ORDER BY id`), sessionID)
+	if err != nil {
+		return nil, translate(err, "audit log")
+	}
+	return scanAudit(rows)
+}
+
+// AuditBetween returns up to limit records at or after from and before to,
+// with ids above afterID, oldest first.
+func (s *DB) AuditBetween(ctx context.Context, from, to time.Time, afterID int64, limit int) ([]presence.AuditRecord, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, at, action, api_key_id, session_id, subject_id, correlation_id, decision, score, detail
+		FROM audit_log WHERE at >= ? AND at < ? AND id > ? ORDER BY id LIMIT ?`), millis(from), millis(to), afterID, max(1, min(limit, 1000)))
+	if err != nil {
+		return nil, translate(err, "audit log")
+	}
+	return scanAudit(rows)
 }

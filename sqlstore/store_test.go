@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -596,6 +597,75 @@ func TestPerKeyRetention(t *testing.T) {
 		}
 		if imgs, _ := s.AuditImages(ctx, "server"); len(imgs) != 2 {
 			t.Fatalf("the server-retention session lost its images: %d", len(imgs))
+		}
+	})
+}
+
+// TestOperatorLists: the operator's session list filters and pages newest
+// first without gaps or repeats; the audit reads by session and by time.
+func TestOperatorLists(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		for i := range 7 {
+			sess := newSession(fmt.Sprintf("op%d", i))
+			sess.CreatedAt = t0.Add(time.Duration(i/2) * time.Second) // pairs share a time
+			sess.ExpiresAt = sess.CreatedAt.Add(5 * time.Minute)
+			if i%3 == 0 {
+				sess.CorrelationID = "special"
+			}
+			s.CreateSession(ctx, sess)
+			if i%2 == 0 {
+				c := completion(sess.ID, presence.StatusCreated, sess.CreatedAt.Add(time.Second))
+				if i == 4 {
+					c.Verdict = verdict(presence.DecisionFake)
+					c.Verdict.Reasons = []presence.Reason{presence.NewReason(presence.ReasonReplayedFrame)}
+				}
+				if err := s.CompleteSession(ctx, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		var seen []string
+		f := presence.SessionFilter{Limit: 3}
+		for {
+			page, err := s.ListSessions(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, p := range page {
+				seen = append(seen, p.ID)
+			}
+			last := page[len(page)-1]
+			f.AfterCreated, f.AfterID = last.CreatedAt, last.ID
+		}
+		if strings.Join(seen, ",") != "op6,op5,op4,op3,op2,op1,op0" {
+			t.Fatalf("pages: %v", seen)
+		}
+		count := func(f presence.SessionFilter) int {
+			f.Limit = 100
+			got, err := s.ListSessions(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(got)
+		}
+		if n := count(presence.SessionFilter{Status: presence.StatusSucceeded}); n != 4 {
+			t.Errorf("succeeded: %d", n)
+		}
+		if n := count(presence.SessionFilter{Decision: presence.DecisionFake, Reason: presence.ReasonReplayedFrame}); n != 1 {
+			t.Errorf("fake, replayed: %d", n)
+		}
+		if n := count(presence.SessionFilter{CorrelationID: "special", From: t0.Add(time.Second)}); n != 2 {
+			t.Errorf("special from 1 s: %d", n)
+		}
+		if recs, err := s.SessionAudit(ctx, "op4"); err != nil || len(recs) != 1 {
+			t.Errorf("op4's audit: %v %v", recs, err)
+		}
+		if recs, err := s.AuditBetween(ctx, t0, t0.Add(2500*time.Millisecond), 0, 100); err != nil || len(recs) != 2 {
+			t.Errorf("audit between: %d %v", len(recs), err)
 		}
 	})
 }

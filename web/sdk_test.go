@@ -359,3 +359,50 @@ func TestNoticeInTheBrowser(t *testing.T) {
 		}
 	}
 }
+
+// TestOperatorConsole: the console lists sessions of every key behind the
+// operator credential and shows one session's audit trail and its kept
+// audit image; an API key does not open it.
+func TestOperatorConsole(t *testing.T) {
+	const operator = "op-credential-0123456789abcdef"
+	e := apitest.New(t, apitest.Options{Clock: &clock.Offset{}, OperatorToken: operator})
+	id, token := createSession(t, e, `{"mode":"passive","audit_images":1,"correlation_id":"console-1"}`)
+	photo := presencetest.ReadFile(t, presencetest.DataFile(t, "fr_deepface_pairs/img1.jpg"))
+	req, _ := http.NewRequest("POST", e.URL+"/v1/sessions/"+id+"/frames", bytes.NewReader(photo))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "image/jpeg")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("upload: %v %v", res, err)
+	}
+	createSession(t, e, `{"mode":"active"}`)
+	// A relying party's key is not the operator's credential.
+	req, _ = http.NewRequest("GET", e.URL+"/v1/operator/sessions", nil)
+	req.Header.Set("Authorization", "Bearer "+e.Key)
+	if res, _ := http.DefaultClient.Do(req); res.StatusCode != 401 {
+		t.Fatalf("an API key opened the operator API: %d", res.StatusCode)
+	}
+	ctx := presencetest.Browser(t, presencetest.Camera{NoDevice: true})
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.URL+"/console/")); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys("#token", operator)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click("#login button")); err != nil {
+		t.Fatal(err)
+	}
+	if !presencetest.WaitFor(t, ctx, `document.querySelectorAll("#list tbody tr").length === 2`, 10*time.Second) {
+		t.Fatalf("rows: %s", presencetest.Eval[string](t, ctx, "location.href + ' | ' + document.getElementById('error').textContent + ' | ' + document.getElementById('filters').hidden"))
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(`tr[data-id="`+id+`"]`)); err != nil {
+		t.Fatal(err)
+	}
+	if !presencetest.WaitFor(t, ctx, `document.querySelector('#detail img') !== null && document.querySelectorAll('#detail .audit tbody tr').length >= 1`, 10*time.Second) {
+		t.Fatalf("detail: %s", presencetest.Eval[string](t, ctx, "document.querySelector('#detail').innerText"))
+	}
+	text := presencetest.Eval[string](t, ctx, "document.querySelector('#detail').innerText")
+	if !strings.Contains(text, id) || !strings.Contains(text, "verdict") {
+		t.Fatalf("detail text: %s", text)
+	}
+	presencetest.Screenshot(t, ctx, "console")
+}

@@ -31,6 +31,8 @@ type Options struct {
 	Duplicates string
 	// Extra handlers mounted beside the API and the SDK.
 	Extra map[string]http.Handler
+	// OperatorToken opens the operator API and console with it.
+	OperatorToken string
 	// Clock is the server's time: a virtual clock reading now when nil.
 	// Browser tests, where a real browser streams in real time, pass a
 	// clock.Offset.
@@ -70,13 +72,13 @@ func New(t testing.TB, o Options) *Env {
 	metrics := httpapi.NewMetrics(func() float64 { return float64(eng.QueueDepth()) }, float64(eng.Workers()))
 	subs := subjects.New(subjects.Config{Store: store, Sealer: sealer, Now: clk.Now, Match: eng.Thresholds().Match, Duplicates: o.Duplicates, TemplateModel: "fr_feature"})
 	sessions := session.New(session.Config{Store: store, Engine: eng, Sealer: sealer, Clock: clk, Observer: metrics, Policy: o.Policy, Subjects: subs})
-	extra := map[string]http.Handler{"/sdk/": web.SDK()}
+	extra := map[string]http.Handler{"/sdk/": web.SDK(), "/console/": web.Console()}
 	for k, v := range o.Extra {
 		extra[k] = v
 	}
 	api := httpapi.New(httpapi.Config{
 		Sessions: sessions, Subjects: subs, Store: store, Metrics: metrics, RateLimit: o.RateLimit, MaxBodyBytes: o.MaxBodyBytes,
-		EngineReady: func() bool { return true }, Extra: extra,
+		EngineReady: func() bool { return true }, Extra: extra, OperatorToken: o.OperatorToken, Operator: store,
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
