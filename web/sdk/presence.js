@@ -431,7 +431,7 @@
       yes.onclick = function () { answer(true); };
       no.onclick = function () { answer(false); };
       setState('notice', notice);
-      stepText.textContent = TEXT.notice;
+      stepText.textContent = ''; // the notice's own heading says it
       yes.focus();
     }
 
