@@ -53,6 +53,20 @@ func scanSession(row scanner) (*presence.Session, error) {
 	return &s, nil
 }
 
+// scanSessions reads every row of a sessions query and closes it.
+func scanSessions(rows *sql.Rows) ([]*presence.Session, error) {
+	defer rows.Close()
+	var out []*presence.Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, translate(err, "sessions")
+		}
+		out = append(out, sess)
+	}
+	return out, translate(rows.Err(), "sessions")
+}
+
 // CreateSession stores a new session.
 func (s *DB) CreateSession(ctx context.Context, sess *presence.Session) error {
 	capture, err := json.Marshal(sess.Capture)
@@ -387,14 +401,5 @@ func (s *DB) ListSessions(ctx context.Context, f presence.SessionFilter) ([]*pre
 	if err != nil {
 		return nil, translate(err, "sessions")
 	}
-	defer rows.Close()
-	var out []*presence.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, translate(err, "sessions")
-		}
-		out = append(out, sess)
-	}
-	return out, translate(rows.Err(), "sessions")
+	return scanSessions(rows)
 }

@@ -284,16 +284,7 @@ func (s *DB) SubjectSessions(ctx context.Context, subjectID string) ([]*presence
 	if err != nil {
 		return nil, translate(err, "sessions")
 	}
-	defer rows.Close()
-	var out []*presence.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, translate(err, "sessions")
-		}
-		out = append(out, sess)
-	}
-	return out, translate(rows.Err(), "sessions")
+	return scanSessions(rows)
 }
 
 // SubjectFingerprints counts the replay fingerprints kept for a subject's

@@ -16,12 +16,19 @@ var console embed.FS
 
 // SDK serves the capture SDK and its demo page under /sdk/.
 func SDK() http.Handler {
-	sub, _ := fs.Sub(sdk, "sdk")
-	files := http.StripPrefix("/sdk/", http.FileServer(http.FS(sub)))
+	return static(sdk, "sdk", map[string]string{"Cache-Control": "no-cache"})
+}
+
+// static serves an embedded folder under /name/ with headers.
+func static(files embed.FS, name string, headers map[string]string) http.Handler {
+	sub, _ := fs.Sub(files, name)
+	server := http.StripPrefix("/"+name+"/", http.FileServer(http.FS(sub)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		files.ServeHTTP(w, r)
+		for k, v := range headers {
+			w.Header().Set(k, v)
+		}
+		server.ServeHTTP(w, r)
 	})
 }
 
@@ -29,13 +36,8 @@ func SDK() http.Handler {
 // the operator API (/v1/operator/) with the operator credential the
 // operator types in; the page itself holds no data.
 func Console() http.Handler {
-	sub, _ := fs.Sub(console, "console")
-	files := http.StripPrefix("/console/", http.FileServer(http.FS(sub)))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("X-Frame-Options", "DENY")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
-		files.ServeHTTP(w, r)
+	return static(console, "console", map[string]string{
+		"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+		"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
 	})
 }
