@@ -376,6 +376,9 @@ type AuditRecord struct {
 	Score         *float64
 	// Detail is JSON: reasons, match, model versions.
 	Detail []byte
+	// Event, when set, is raised to the key's webhooks in the same
+	// transaction as the record; it is not part of the log.
+	Event *Event
 }
 
 // Audit actions.
@@ -501,6 +504,7 @@ type Store interface {
 	KeyStore
 	AuditLog
 	RateLimiter
+	WebhookStore
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -73,6 +73,8 @@ type Config struct {
 	// DuplicateFaces is what enrolling a face already enrolled under
 	// another subject does: warn (enrol, report) or refuse.
 	DuplicateFaces string `json:"duplicate_faces"`
+	// Webhooks is how events are sent to relying parties.
+	Webhooks WebhookConfig `json:"webhooks"`
 	// App is the face-login web app at /app/.
 	App       AppConfig `json:"app"`
 	LogFormat string    `json:"log_format"`
@@ -243,6 +245,7 @@ func DefaultConfig() Config {
 		Retention:            Duration(30 * 24 * time.Hour),
 		FingerprintRetention: Duration(30 * 24 * time.Hour),
 		ShutdownTimeout:      Duration(30 * time.Second),
+		Webhooks:             WebhookConfig{Timeout: Duration(10 * time.Second), RetryFor: Duration(24 * time.Hour), Backoff: Duration(5 * time.Second)},
 		LogFormat:            "text",
 		DuplicateFaces:       "warn",
 		LogLevel:             "info",
@@ -340,6 +343,10 @@ func (c *Config) load(fs *flag.FlagSet, args []string, getenv func(string) strin
 	if time.Duration(c.Retention) < time.Hour {
 		return fmt.Errorf("retention %s: must be at least 1h (sessions, audit images and the app's attempts are kept that long)", time.Duration(c.Retention))
 	}
+	w := c.Webhooks
+	if time.Duration(w.Timeout) < 100*time.Millisecond || time.Duration(w.Backoff) < 100*time.Millisecond || time.Duration(w.RetryFor) < time.Duration(w.Backoff) {
+		return fmt.Errorf("webhooks: timeout and backoff at least 100ms, retry-for at least the backoff")
+	}
 	return nil
 }
 
@@ -432,6 +439,9 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 			return fmt.Errorf("env PRESENCE_FINGERPRINT_RETENTION: %w", err)
 		}
 	}
+	if v := getenv("PRESENCE_WEBHOOK_ALLOW_PRIVATE"); v != "" {
+		c.Webhooks.AllowPrivate = v == "1" || v == "true"
+	}
 	if v := getenv("PRESENCE_DEV"); v != "" {
 		c.Dev = v == "1" || v == "true"
 	}
@@ -444,6 +454,18 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 		return err
 	}
 	return nil
+}
+
+// WebhookConfig is how webhook deliveries are sent and retried.
+type WebhookConfig struct {
+	// Timeout bounds one attempt.
+	Timeout Duration `json:"timeout"`
+	// RetryFor is how long a delivery is retried before it is marked
+	// failed; Backoff is the first wait, doubling to at most an hour.
+	RetryFor Duration `json:"retry_for"`
+	Backoff  Duration `json:"backoff"`
+	// AllowPrivate lets endpoints be loopback or private addresses.
+	AllowPrivate bool `json:"allow_private"`
 }
 
 // secret reads NAME, or the file named by NAME_FILE (the usual way to pass
@@ -473,6 +495,10 @@ func (c *Config) bindServerFlags(fs *flag.FlagSet) {
 	fs.Var(&c.SessionTTL, "session-ttl", "default session lifetime")
 	fs.Var(&c.Retention, "retention", "how long finished sessions and audit images are kept (env PRESENCE_RETENTION)")
 	fs.Var(&c.FingerprintRetention, "fingerprint-retention", "how long replay fingerprints of judged frames are kept, 0 = none: no replay detection across sessions (env PRESENCE_FINGERPRINT_RETENTION)")
+	fs.Var(&c.Webhooks.Timeout, "webhook-timeout", "how long one webhook delivery attempt may take")
+	fs.Var(&c.Webhooks.RetryFor, "webhook-retry-for", "how long a webhook delivery is retried before it is marked failed")
+	fs.Var(&c.Webhooks.Backoff, "webhook-backoff", "first wait before retrying a webhook delivery; it doubles, to at most an hour, less a random share")
+	fs.BoolVar(&c.Webhooks.AllowPrivate, "webhook-allow-private", c.Webhooks.AllowPrivate, "let webhook endpoints be loopback or private addresses (env PRESENCE_WEBHOOK_ALLOW_PRIVATE)")
 	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "requests a minute per API key, 0 = none (env PRESENCE_RATE_LIMIT)")
 	fs.IntVar(&c.MaxFrames, "max-frames", c.MaxFrames, "most frames of one passive check")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body")

@@ -26,6 +26,7 @@ import (
 	"presence/webapp"
 	"presence/webapp/account"
 	"presence/webapp/accountsql"
+	"presence/webhooks"
 )
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
@@ -186,6 +187,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		}
 		extra["/console/"] = web.Console()
 	}
+	hooks := webhooks.New(webhooks.Config{
+		Store: store, Sealer: sealer, Log: log,
+		Timeout: time.Duration(cfg.Webhooks.Timeout), RetryFor: time.Duration(cfg.Webhooks.RetryFor), BackoffMin: time.Duration(cfg.Webhooks.Backoff),
+		AllowPrivate: cfg.Webhooks.AllowPrivate,
+	})
 	var app *webapp.App
 	var appStore *accountsql.DB
 	if cfg.AppEnabled() {
@@ -209,6 +215,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		Overloaded:    func() bool { return eng.QueueDepth() > 4*eng.Workers() },
 		Extra:         extra,
 		OperatorToken: string(cfg.OperatorToken), Operator: store,
+		Webhooks: hooks,
 	})
 	srv := &http.Server{
 		Handler:           api,
@@ -246,6 +253,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		purgeApp = appStore.PurgeAttempts
 	}
 	go sweep(ctx, sessions, purgeApp, time.Duration(cfg.Retention), log)
+	go hooks.Run(ctx)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	select {

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"testing"
 
@@ -81,7 +82,24 @@ func TestRealResponsesMatchTheDocument(t *testing.T) {
 	e.do("GET", "/v1/sessions/ses_nope", e.key, "", nil) // 404
 	e.do("DELETE", "/v1/sessions/"+second, e.key, "", nil)
 	e.do("DELETE", "/v1/subjects/doc-1", e.key, "", nil)
-	if checked < 15 {
+	// Webhooks: an endpoint that refuses, so a delivery fails and is
+	// retried by hand.
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }))
+	defer refusing.Close()
+	hook := e.post("/v1/webhooks", `{"url":"`+refusing.URL+`","events":["session.succeeded"]}`)
+	hookID, _ := hook.body["id"].(string)
+	e.post("/v1/webhooks", `{"url":"ftp://nowhere"}`) // 400
+	e.passed(t, "fr_deepface_pairs/img22.jpg")
+	e.Webhooks.DeliverDue(context.Background())
+	e.get2("/v1/webhooks")
+	e.get2("/v1/webhooks/" + hookID)
+	e.get2("/v1/webhooks/" + hookID + "/deliveries?state=pending")
+	e.get2("/v1/webhooks/" + hookID + "/deliveries?limit=0") // 400
+	e.post("/v1/webhooks/"+hookID+"/deliveries/1/retry", "")  // 404: pending, not failed
+	e.post("/v1/webhooks/"+hookID+"/rotate", "")
+	e.do("DELETE", "/v1/webhooks/"+hookID, e.key, "", nil)
+	e.get2("/v1/webhooks/" + hookID) // 404
+	if checked < 25 {
 		t.Fatalf("only %d answers checked", checked)
 	}
 }

@@ -43,6 +43,8 @@ type Config struct {
 	// to requests bearing it; Operator reads for it.
 	OperatorToken string
 	Operator      Operator
+	// Webhooks enables /v1/webhooks.
+	Webhooks Webhooks
 }
 
 // Server is the HTTP API.
@@ -87,6 +89,9 @@ func New(cfg Config) *Server {
 		s.route("/v1/operator/sessions", map[string]http.HandlerFunc{http.MethodGet: s.withOperator(s.listSessions)})
 		s.route("/v1/operator/sessions/{id}", map[string]http.HandlerFunc{http.MethodGet: s.withOperator(s.operatorSession)})
 		s.route("/v1/operator/audit", map[string]http.HandlerFunc{http.MethodGet: s.withOperator(s.operatorAudit)})
+	}
+	if cfg.Webhooks != nil {
+		s.routeWebhooks()
 	}
 	if cfg.Subjects != nil {
 		s.route("/v1/subjects", map[string]http.HandlerFunc{

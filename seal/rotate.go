@@ -15,7 +15,10 @@ type BlobStore interface {
 
 // Kinds of sealed values in a store. Audit images ("image") stored before
 // they were sealed are plain image bytes: Rotate leaves them as they are.
-var Kinds = []string{"subject", "reference", "probe", "image"}
+var Kinds = []string{"subject", "reference", "probe", "image", "webhook", "webhook_previous"}
+
+// WebhookOwner is what a webhook endpoint's signing secret is sealed to.
+func WebhookOwner(endpointID string) string { return "webhook/" + endpointID }
 
 // RotationReport counts what Rotate did, by kind.
 type RotationReport struct {

@@ -686,7 +686,7 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 	c := presence.Completion{
 		SessionID: sess.ID, Status: presence.StatusSucceeded, Verdict: verdict, At: now, FromStatus: presence.StatusCreated, ProbeTemplate: probe,
 		AuditImages:  evidence,
-		Audit:        auditRecord(sess, verdict, now),
+		Audit:        auditRecord(sess, presence.StatusSucceeded, verdict, now),
 		Fingerprints: s.keptFingerprints(keep), FingerprintsExpire: s.fingerprintsExpire(sess, now),
 	}
 	if err := s.cfg.Store.CompleteSession(ctx, c); err != nil {
@@ -869,7 +869,7 @@ func contentType(data []byte) string {
 
 // auditRecord describes a verdict for the audit log: who asked, what was
 // decided, with which models; no image, no template.
-func auditRecord(sess *presence.Session, v *presence.Verdict, at time.Time) presence.AuditRecord {
+func auditRecord(sess *presence.Session, status presence.Status, v *presence.Verdict, at time.Time) presence.AuditRecord {
 	detail, _ := json.Marshal(struct {
 		Reasons []presence.Reason       `json:"reasons"`
 		Match   *presence.Match         `json:"match,omitempty"`
@@ -880,6 +880,7 @@ func auditRecord(sess *presence.Session, v *presence.Verdict, at time.Time) pres
 	return presence.AuditRecord{
 		At: at, Action: presence.AuditVerdict, APIKeyID: sess.APIKeyID, SessionID: sess.ID, SubjectID: sess.SubjectID,
 		CorrelationID: sess.CorrelationID, Decision: v.Decision, Score: v.Score, Detail: detail,
+		Event: presence.SessionEvent(sess, status, v, at),
 	}
 }
 

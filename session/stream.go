@@ -425,6 +425,9 @@ func (st *stream) askConsent(ctx context.Context) (bool, error) {
 	}
 	detail, _ := json.Marshal(c)
 	rec := presence.AuditRecord{At: now, Action: action, APIKeyID: st.sess.APIKeyID, SessionID: st.sess.ID, SubjectID: st.sess.SubjectID, CorrelationID: st.sess.CorrelationID, Detail: detail}
+	if !answer.Agree {
+		rec.Event = presence.SessionEvent(st.sess, presence.StatusDeclined, nil, now)
+	}
 	if err := cfg.Store.RecordConsent(ctx, st.sess.ID, c, rec); err != nil {
 		return false, sendError(ctx, st.conn, err)
 	}
@@ -527,7 +530,7 @@ func (st *stream) end(ctx context.Context, last liveness.Frame, cause error) err
 	}
 	c := presence.Completion{
 		SessionID: st.sess.ID, Status: status, Verdict: v, At: now, FromStatus: presence.StatusInProgress, ProbeTemplate: probe,
-		AuditImages: images, Audit: auditRecord(st.sess, v, now),
+		AuditImages: images, Audit: auditRecord(st.sess, status, v, now),
 	}
 	c.Fingerprints, c.FingerprintsExpire = st.svc.keptFingerprints(st.keep), st.svc.fingerprintsExpire(st.sess, now)
 	if err := cfg.Store.CompleteSession(ctx, c); err != nil {

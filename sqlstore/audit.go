@@ -14,6 +14,9 @@ type execer interface {
 
 // AppendAudit appends one record to the audit log.
 func (s *DB) AppendAudit(ctx context.Context, r presence.AuditRecord) error {
+	if r.Event != nil {
+		return s.inTx(ctx, func(tx *sql.Tx) error { return s.appendAudit(ctx, tx, r) })
+	}
 	return s.appendAudit(ctx, s.db, r)
 }
 
@@ -32,7 +35,10 @@ func (s *DB) appendAudit(ctx context.Context, e execer, r presence.AuditRecord) 
 	_, err := e.ExecContext(ctx, s.q(`INSERT INTO audit_log (at, action, api_key_id, session_id, subject_id, correlation_id, decision, score, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		millis(at), r.Action, r.APIKeyID, r.SessionID, r.SubjectID, r.CorrelationID, string(r.Decision), r.Score, detail)
-	return translate(err, "audit record")
+	if err != nil || r.Event == nil {
+		return translate(err, "audit record")
+	}
+	return s.raiseEvent(ctx, e, r.APIKeyID, r.Event, at)
 }
 
 // ListAudit returns up to limit records with id above afterID, in order.

@@ -293,6 +293,9 @@ func (s *DB) DeleteSession(ctx context.Context, id string, rec presence.AuditRec
 // drops rate-limit windows older than an hour.
 func (s *DB) ExpireSessions(ctx context.Context, now, purgeBefore time.Time) (expired, purged int, err error) {
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.raiseExpiries(ctx, tx, now); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET status = ? WHERE status IN (?, ?) AND expires_at <= ?`),
 			presence.StatusExpired, presence.StatusCreated, presence.StatusInProgress, millis(now))
 		if err != nil {
@@ -323,6 +326,39 @@ func (s *DB) ExpireSessions(ctx context.Context, now, purgeBefore time.Time) (ex
 		return translate(err, "rate windows")
 	})
 	return expired, purged, err
+}
+
+// raiseExpiries raises session.expired for the sessions about to be
+// marked expired whose key has a webhook, in the sweep's transaction.
+func (s *DB) raiseExpiries(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT id, mode, correlation_id, subject_id, api_key_id, expires_at FROM sessions
+		WHERE status IN (?, ?) AND expires_at <= ? AND api_key_id IN (SELECT api_key_id FROM webhook_endpoints)`),
+		presence.StatusCreated, presence.StatusInProgress, millis(now))
+	if err != nil {
+		return translate(err, "sessions")
+	}
+	var ending []presence.Session
+	for rows.Next() {
+		var sess presence.Session
+		var expires int64
+		if err := rows.Scan(&sess.ID, &sess.Mode, &sess.CorrelationID, &sess.SubjectID, &sess.APIKeyID, &expires); err != nil {
+			rows.Close()
+			return translate(err, "sessions")
+		}
+		sess.ExpiresAt = fromMillis(expires)
+		ending = append(ending, sess)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return translate(err, "sessions")
+	}
+	for i := range ending {
+		sess := &ending[i]
+		if err := s.raiseEvent(ctx, tx, sess.APIKeyID, presence.SessionEvent(sess, presence.StatusExpired, nil, sess.ExpiresAt), now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // boolInt stores a flag as the integer both databases' columns hold.

@@ -209,6 +209,10 @@ func (s *DB) SealedBlobs(ctx context.Context, kind, after string, limit int) ([]
 		query = `SELECT id, id, reference_template FROM sessions WHERE id > ? AND reference_template IS NOT NULL ORDER BY id LIMIT ?`
 	case "probe":
 		query = `SELECT id, id, probe_template FROM sessions WHERE id > ? AND probe_template IS NOT NULL ORDER BY id LIMIT ?`
+	case "webhook":
+		query = `SELECT id, 'webhook/' || id, secret FROM webhook_endpoints WHERE id > ? ORDER BY id LIMIT ?`
+	case "webhook_previous":
+		query = `SELECT id, 'webhook/' || id, previous_secret FROM webhook_endpoints WHERE id > ? AND previous_secret IS NOT NULL ORDER BY id LIMIT ?`
 	case "image":
 		// Key "session/index" (at most 4 images: one digit), owner as
 		// seal.ImageOwner.
@@ -250,6 +254,10 @@ func (s *DB) ReplaceSealed(ctx context.Context, b presence.SealedBlob, data []by
 		query = `UPDATE sessions SET reference_template = ? WHERE id = ? AND reference_template = ?`
 	case "probe":
 		query = `UPDATE sessions SET probe_template = ? WHERE id = ? AND probe_template = ?`
+	case "webhook":
+		query = `UPDATE webhook_endpoints SET secret = ? WHERE id = ? AND secret = ?`
+	case "webhook_previous":
+		query = `UPDATE webhook_endpoints SET previous_secret = ? WHERE id = ? AND previous_secret = ?`
 	case "image":
 		sid, idx, ok := strings.Cut(b.Key, "/")
 		n, err := strconv.Atoi(idx)

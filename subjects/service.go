@@ -190,7 +190,8 @@ func (s *Service) Enrol(ctx context.Context, key *presence.APIKey, subjectID, se
 	now := s.cfg.Now().UTC()
 	detail, _ := json.Marshal(map[string]any{"session_id": sessionID, "duplicates": dups})
 	t := &presence.Template{SubjectID: subjectID, Sealed: sealed, SessionID: sessionID, CreatedAt: now}
-	rec := presence.AuditRecord{At: now, Action: presence.AuditEnrolled, APIKeyID: key.ID, SessionID: sessionID, SubjectID: subjectID, Detail: detail}
+	rec := presence.AuditRecord{At: now, Action: presence.AuditEnrolled, APIKeyID: key.ID, SessionID: sessionID, SubjectID: subjectID, Detail: detail,
+		Event: presence.SubjectEvent(presence.EventSubjectEnrolled, subjectID, sessionID)}
 	if err := s.cfg.Store.AddTemplate(ctx, t, s.cfg.MaxTemplates, rec); err != nil {
 		return nil, err
 	}
@@ -354,6 +355,7 @@ func (s *Service) Delete(ctx context.Context, key *presence.APIKey, id string) (
 	}
 	return s.cfg.Store.DeleteSubject(ctx, id, presence.AuditRecord{
 		At: s.cfg.Now(), Action: presence.AuditSubjectDeleted, APIKeyID: key.ID, SubjectID: id,
+		Event: presence.SubjectEvent(presence.EventSubjectErased, id, ""),
 	})
 }
 

@@ -19,6 +19,7 @@ import (
 	"presence/sqlstore"
 	"presence/subjects"
 	"presence/web"
+	"presence/webhooks"
 )
 
 // Options change the server.
@@ -49,6 +50,8 @@ type Env struct {
 	Sessions *session.Service
 	Subjects *subjects.Service
 	Sealer   *seal.Sealer
+	// Webhooks sends nothing by itself: tests call DeliverDue.
+	Webhooks *webhooks.Service
 	// Metrics are served on a listener of their own in production; tests
 	// read them from here.
 	Metrics *httpapi.Metrics
@@ -72,6 +75,7 @@ func New(t testing.TB, o Options) *Env {
 	metrics := httpapi.NewMetrics(func() float64 { return float64(eng.QueueDepth()) }, float64(eng.Workers()))
 	subs := subjects.New(subjects.Config{Store: store, Sealer: sealer, Now: clk.Now, Match: eng.Thresholds().Match, Duplicates: o.Duplicates, TemplateModel: "fr_feature"})
 	sessions := session.New(session.Config{Store: store, Engine: eng, Sealer: sealer, Clock: clk, Observer: metrics, Policy: o.Policy, Subjects: subs})
+	hooks := webhooks.New(webhooks.Config{Store: store, Sealer: sealer, Clock: clk, AllowPrivate: true, Timeout: 2 * time.Second, BackoffMin: time.Second})
 	extra := map[string]http.Handler{"/sdk/": web.SDK(), "/console/": web.Console()}
 	for k, v := range o.Extra {
 		extra[k] = v
@@ -79,6 +83,7 @@ func New(t testing.TB, o Options) *Env {
 	api := httpapi.New(httpapi.Config{
 		Sessions: sessions, Subjects: subs, Store: store, Metrics: metrics, RateLimit: o.RateLimit, MaxBodyBytes: o.MaxBodyBytes,
 		EngineReady: func() bool { return true }, Extra: extra, OperatorToken: o.OperatorToken, Operator: store,
+		Webhooks: hooks,
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
@@ -91,5 +96,5 @@ func New(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{URL: srv.URL, Key: text, Store: store, Clock: clk, Server: api, Sessions: sessions, Subjects: subs, Sealer: sealer, Metrics: metrics}
+	return &Env{URL: srv.URL, Key: text, Store: store, Clock: clk, Server: api, Sessions: sessions, Subjects: subs, Sealer: sealer, Webhooks: hooks, Metrics: metrics}
 }
