@@ -95,7 +95,7 @@ func TestRealResponsesMatchTheDocument(t *testing.T) {
 	e.get2("/v1/webhooks/" + hookID)
 	e.get2("/v1/webhooks/" + hookID + "/deliveries?state=pending")
 	e.get2("/v1/webhooks/" + hookID + "/deliveries?limit=0") // 400
-	e.post("/v1/webhooks/"+hookID+"/deliveries/1/retry", "")  // 404: pending, not failed
+	e.post("/v1/webhooks/"+hookID+"/deliveries/1/retry", "") // 404: pending, not failed
 	e.post("/v1/webhooks/"+hookID+"/rotate", "")
 	e.do("DELETE", "/v1/webhooks/"+hookID, e.key, "", nil)
 	e.get2("/v1/webhooks/" + hookID) // 404
