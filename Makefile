@@ -72,6 +72,7 @@ fuzz: build
 	$(GO) test -run '^$$' -fuzz FuzzOrientation -fuzztime 15s ./vision
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 15s ./vision/turbojpeg
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 15s .
+	$(GO) test -run '^$$' -fuzz FuzzVerifyWebhook -fuzztime 15s ./client
 	$(GO) test -run '^$$' -fuzz FuzzReadLabels -fuzztime 15s ./eval
 	$(GO) test -run '^$$' -fuzz FuzzReadPairs -fuzztime 15s ./eval
 	$(GO) test -run '^$$' -fuzz FuzzReadColumn -fuzztime 15s ./eval

@@ -2,8 +2,11 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log"
+	"net/http"
+	"os"
 
 	"presence/client"
 )
@@ -46,4 +49,33 @@ func ExampleCodeOf() {
 	case "session_not_live":
 		fmt.Println("only a live, enrolable session can be enrolled")
 	}
+}
+
+// A backend registers an endpoint once and keeps its secret...
+func ExampleClient_CreateWebhook() {
+	c := client.New("https://presence.example.com", "pk_...")
+	hook, err := c.CreateWebhook(context.Background(), "https://rp.example.com/presence/webhook", "session.succeeded", "session.failed", "session.expired")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("store this secret; it is not shown again:", hook.Secret)
+}
+
+// ...and its handler verifies every delivery before trusting it.
+func ExampleParseWebhook() {
+	secret := os.Getenv("PRESENCE_WEBHOOK_SECRET")
+	http.HandleFunc("/presence/webhook", func(w http.ResponseWriter, r *http.Request) {
+		ev, err := client.ParseWebhook(r, secret)
+		if err != nil {
+			http.Error(w, "bad signature", http.StatusBadRequest)
+			return
+		}
+		// Delivery is at least once: an event id seen before is done.
+		if ev.Type == "session.succeeded" {
+			var s client.SessionEvent
+			json.Unmarshal(ev.Data, &s)
+			fmt.Println(s.CorrelationID, s.Decision)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
