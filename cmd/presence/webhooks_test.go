@@ -29,7 +29,7 @@ func TestWebhooksSurviveKill9(t *testing.T) {
 	args := []string{"--db", db, "--webhook-allow-private", "--webhook-backoff", "200ms", "--webhook-timeout", "2s"}
 
 	var mu sync.Mutex
-	held := map[string]bool{}     // events read while the receiver did not answer
+	held := map[string]bool{}    // events read while the receiver did not answer
 	accepted := map[string]int{} // events answered 2xx
 	answering := false
 	release := make(chan struct{})
