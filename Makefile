@@ -6,7 +6,7 @@ CACHE  ?= $(CURDIR)/.cache
 BIN    := bin/presence
 export PRESENCE_CACHE_DIR := $(CACHE)
 
-.PHONY: all deps build setup run test screenshots soak bench eval fuzz clean
+.PHONY: all deps build setup run test screenshots soak bench eval fuzz clean container container-test
 
 all: build
 
@@ -38,6 +38,16 @@ test: setup
 # tests (a plain `make test` writes its screenshots to temporary folders).
 screenshots: setup
 	PRESENCE_UPDATE_SCREENSHOTS=1 $(GO) test -count=1 ./web ./webapp
+
+# The container image (podman; Containerfile), and its check: the README's
+# walk-through against a running container, then two nodes on one
+# PostgreSQL. Needs podman (and debootstrap where no image registry is
+# reachable); not part of `make test`.
+container:
+	scripts/container.sh build
+container-test:
+	scripts/container.sh test
+	scripts/container.sh nodes
 
 # The hostile-input suite (loopback only, bounded in count and time): load
 # with kill -9 and integrity checks, memory probes with RSS limits. It

@@ -395,7 +395,11 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 	str("PRESENCE_MANIFEST", &c.Manifest)
 	str("PRESENCE_LISTEN", &c.Listen)
 	str("PRESENCE_METRICS_LISTEN", &c.MetricsListen)
-	str("PRESENCE_DB", &c.DB)
+	// A PostgreSQL URL may hold a password: PRESENCE_DB_FILE reads it
+	// from a secret file, as the other secrets.
+	if err := secret(getenv, "PRESENCE_DB", func(v string) { c.DB = v }); err != nil {
+		return err
+	}
 	str("PRESENCE_DATA_DIR", &c.DataDir)
 	str("PRESENCE_LOG_FORMAT", &c.LogFormat)
 	str("PRESENCE_LOG_LEVEL", &c.LogLevel)

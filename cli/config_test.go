@@ -84,3 +84,35 @@ func TestActivePolicyConfig(t *testing.T) {
 		t.Fatal("unknown step accepted")
 	}
 }
+
+// Container setups pass the database URL (it holds a password) and the
+// webhook settings by environment.
+func TestContainerEnvironment(t *testing.T) {
+	dsnFile := filepath.Join(t.TempDir(), "db")
+	os.WriteFile(dsnFile, []byte("postgres://presence:s3cret@postgres/presence\n"), 0o600)
+	env := map[string]string{"PRESENCE_DB_FILE": dsnFile, "PRESENCE_WEBHOOK_ALLOW_PRIVATE": "true"}
+	cfg := DefaultConfig()
+	fs := newFlagSet("t", "", io.Discard)
+	cfg.bindFlags(fs)
+	cfg.bindServerFlags(fs)
+	if err := cfg.load(fs, nil, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DB != "postgres://presence:s3cret@postgres/presence" || !cfg.Webhooks.AllowPrivate {
+		t.Fatalf("db %q, webhooks %+v", cfg.DB, cfg.Webhooks)
+	}
+	env = map[string]string{"PRESENCE_DB_FILE": filepath.Join(t.TempDir(), "absent")}
+	cfg = DefaultConfig()
+	fs = newFlagSet("t", "", io.Discard)
+	cfg.bindFlags(fs)
+	if err := cfg.load(fs, nil, func(k string) string { return env[k] }); err == nil {
+		t.Fatal("a missing PRESENCE_DB_FILE was ignored")
+	}
+	cfg = DefaultConfig()
+	fs = newFlagSet("t", "", io.Discard)
+	cfg.bindFlags(fs)
+	cfg.bindServerFlags(fs)
+	if err := cfg.load(fs, []string{"--webhook-backoff", "10ms"}, func(string) string { return "" }); err == nil {
+		t.Fatal("a 10ms webhook backoff was accepted")
+	}
+}
