@@ -1,7 +1,9 @@
 package presence
 
 import (
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -244,6 +246,19 @@ type ModelVersion struct {
 	Role    ModelRole `json:"role"`
 	Version string    `json:"version"`
 	SHA256  string    `json:"sha256"`
+}
+
+// ID names the model set the manifest describes: a digest of its
+// runtime and of every model's identity and tensors (not of where the
+// files came from), "ms_" and 16 hex digits. Two manifests with the same
+// ID judge frames the same way.
+func (m *Manifest) ID() string {
+	raw, _ := json.Marshal(struct {
+		Runtime Runtime     `json:"runtime"`
+		Models  []ModelSpec `json:"models"`
+	}{m.Runtime, m.Models})
+	sum := sha256.Sum256(raw)
+	return "ms_" + hex.EncodeToString(sum[:8])
 }
 
 // Versions lists the identity of every model in the manifest.

@@ -129,7 +129,10 @@ type Verdict struct {
 	Match    *Match         `json:"match,omitempty"`
 	Frames   []FrameResult  `json:"frames"`
 	Models   []ModelVersion `json:"models"`
-	Timings  Timings        `json:"timings"`
+	// ModelSet is the id of the model set that judged every frame of the
+	// session (Manifest.ID).
+	ModelSet string  `json:"model_set,omitempty"`
+	Timings  Timings `json:"timings"`
 	// Challenge is the active-mode transcript (steps, outcome), JSON.
 	Challenge []byte `json:"challenge,omitempty"`
 	// Capture is how the frames arrived.
@@ -505,6 +508,7 @@ type Store interface {
 	AuditLog
 	RateLimiter
 	WebhookStore
+	ModelSetStore
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/jpeg"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -14,13 +15,19 @@ import (
 	"presence"
 	"presence/subjects"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"text/tabwriter"
+	"time"
 
 	"presence/bench"
+	"presence/clock"
 	"presence/engine"
 	"presence/httpapi"
+	"presence/modelset"
 	"presence/seal"
 	"presence/session"
 	"presence/sqlstore"
@@ -37,6 +44,10 @@ type benchConfig struct {
 	// GoJPEG decodes with Go's image/jpeg at full size instead of
 	// libjpeg-turbo scaled in the DCT.
 	GoJPEG bool `json:"go_jpeg,omitempty"`
+	// Reload, in http mode, swaps the model set in service this often
+	// while the configuration's requests run (between the configured set
+	// and the same less its last liveness model).
+	Reload time.Duration `json:"reload,omitempty"`
 }
 
 // benchRow is the result of one configuration on one image.
@@ -159,7 +170,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			}
 			engines[c.Workers] = e
 		}
-		if targets[i], err = newBenchTarget(c, engines[c.Workers], cfg); err != nil {
+		if targets[i], err = newBenchTarget(c, engines[c.Workers], cfg, ms); err != nil {
 			return err
 		}
 		defer targets[i].close()
@@ -197,17 +208,23 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return enc.Encode(report)
 	}
 	printBench(stdout, report)
+	for _, t := range targets {
+		if t.reloads != nil {
+			fmt.Fprintf(stdout, "%s: %s\n", t.config.Label, t.reloads.summary())
+		}
+	}
 	return nil
 }
 
 // benchTarget serves one request of a configuration.
 type benchTarget struct {
-	config benchConfig
-	do     func(ctx context.Context, data []byte) error
-	close  func()
+	config  benchConfig
+	do      func(ctx context.Context, data []byte) error
+	close   func()
+	reloads *benchReloads
 }
 
-func newBenchTarget(c benchConfig, eng *engine.Engine, cfg Config) (benchTarget, error) {
+func newBenchTarget(c benchConfig, eng *engine.Engine, cfg Config, ms *models) (benchTarget, error) {
 	switch c.Mode {
 	case "pipeline":
 		opts := engine.Options{SkipEmbedding: !c.Embedding}
@@ -220,7 +237,7 @@ func newBenchTarget(c benchConfig, eng *engine.Engine, cfg Config) (benchTarget,
 			return err
 		}}, nil
 	case "http":
-		return newHTTPBenchTarget(c, eng, cfg)
+		return newHTTPBenchTarget(c, eng, cfg, ms)
 	}
 	return benchTarget{}, fmt.Errorf("unknown mode %q", c.Mode)
 }
@@ -278,13 +295,19 @@ func parseBenchConfig(base benchConfig, spec string) (benchConfig, error) {
 				return c, fmt.Errorf("configuration %q: embedding is on or off", kv)
 			}
 			c.Embedding = v == "on"
+		case "reload":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 100*time.Millisecond {
+				return c, fmt.Errorf("configuration %q: reload is a duration of at least 100ms", kv)
+			}
+			c.Reload = d
 		case "mode":
 			if v != "pipeline" && v != "http" {
 				return c, fmt.Errorf("configuration %q: mode is pipeline or http", kv)
 			}
 			c.Mode = v
 		default:
-			return c, fmt.Errorf("configuration %q: unknown key %s (workers, clients, embedding, mode, jpeg)", kv, k)
+			return c, fmt.Errorf("configuration %q: unknown key %s (workers, clients, embedding, mode, jpeg, reload)", kv, k)
 		}
 	}
 	return c, nil
@@ -361,7 +384,7 @@ func printBench(w io.Writer, r benchReport) {
 // newHTTPBenchTarget measures the full HTTP flow on an in-process server
 // with a throw-away SQLite store: create a session with the API key, upload
 // the frame with the client token, read the verdict.
-func newHTTPBenchTarget(c benchConfig, eng *engine.Engine, cfg Config) (benchTarget, error) {
+func newHTTPBenchTarget(c benchConfig, eng *engine.Engine, cfg Config, ms *models) (benchTarget, error) {
 	dir, err := os.MkdirTemp("", "presence-bench-")
 	if err != nil {
 		return benchTarget{}, err
@@ -378,7 +401,17 @@ func newHTTPBenchTarget(c benchConfig, eng *engine.Engine, cfg Config) (benchTar
 	// fingerprints: the bench server keeps none, so every request is
 	// judged (the lookup still runs).
 	cfg.FingerprintRetention = 0
-	sessions, err := newSessionService(cfg, store, eng, sealer, nil, nil, nil)
+	var reloads *benchReloads
+	var holder *modelset.Holder
+	if c.Reload > 0 {
+		if reloads, err = newBenchReloads(ctx, c, cfg, ms, store); err != nil {
+			store.Close()
+			os.RemoveAll(dir)
+			return benchTarget{}, err
+		}
+		holder = reloads.c.Holder
+	}
+	sessions, err := newSessionService(cfg, store, eng, sealer, nil, nil, nil, holder)
 	if err != nil {
 		store.Close()
 		os.RemoveAll(dir)
@@ -423,11 +456,23 @@ func newHTTPBenchTarget(c benchConfig, eng *engine.Engine, cfg Config) (benchTar
 		}
 		return nil
 	}
-	return benchTarget{config: c, do: flow, close: func() {
+	t := benchTarget{config: c, do: flow, close: func() {
 		srv.Close()
 		store.Close()
 		os.RemoveAll(dir)
-	}}, nil
+	}}
+	if reloads != nil {
+		t.do = reloads.wrap(flow)
+		t.reloads = reloads
+		t.close = func() {
+			reloads.stop()
+			srv.Close()
+			reloads.c.Holder.Close()
+			store.Close()
+			os.RemoveAll(dir)
+		}
+	}
+	return t, nil
 }
 
 func benchCall(ctx context.Context, client *http.Client, method, url, auth, contentType string, body []byte, want int, out any) error {
@@ -488,4 +533,105 @@ func benchIdentify(w io.Writer, n, clients, requests int, asJSON bool) error {
 	fmt.Fprintf(w, "1:N search over %d synthetic templates, %d clients, %d requests: p50 %.1f ms, p95 %.1f ms, %.1f searches/s; %.0f bytes a template (%d CPUs)\n",
 		n, clients, requests, stats.P50, stats.P95, stats.Throughput, perTemplate, runtime.NumCPU())
 	return nil
+}
+
+// benchReloads swaps the model set of an HTTP bench target every
+// Reload while that target's requests are in flight (not while another
+// configuration is measured), and counts what it did.
+type benchReloads struct {
+	c        *modelset.Coordinator
+	every    time.Duration
+	inflight atomic.Int64
+	done     chan struct{}
+	finished chan struct{}
+
+	mu       sync.Mutex
+	loadMS   []float64
+	swapMS   []float64
+	failures []string
+}
+
+func newBenchReloads(ctx context.Context, c benchConfig, cfg Config, ms *models, store presence.ModelSetStore) (*benchReloads, error) {
+	load := ms.loader(c.Workers, cfg.Thresholds)
+	first, err := modelset.Load(ctx, load, modelset.Probe{}, ms.manifest, nil, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	co := &modelset.Coordinator{Holder: modelset.NewHolder(first), Store: store, Load: load, Clock: clock.System(), Log: slog.New(slog.DiscardHandler), Node: "bench"}
+	if err := co.Start(ctx); err != nil {
+		co.Holder.Close()
+		return nil, err
+	}
+	other := *ms.manifest
+	other.Models = nil
+	dropped := false
+	for i := len(ms.manifest.Models) - 1; i >= 0; i-- {
+		spec := ms.manifest.Models[i]
+		if !dropped && spec.Role == presence.RoleLiveness && len(ms.manifest.ByRole(presence.RoleLiveness)) > 1 {
+			dropped = true
+			continue
+		}
+		other.Models = append([]presence.ModelSpec{spec}, other.Models...)
+	}
+	if !dropped {
+		co.Holder.Close()
+		return nil, fmt.Errorf("reload: the manifest needs two liveness models to make a second set from")
+	}
+	r := &benchReloads{c: co, every: c.Reload, done: make(chan struct{}), finished: make(chan struct{})}
+	go r.run([]*presence.Manifest{&other, ms.manifest})
+	return r, nil
+}
+
+func (r *benchReloads) run(sets []*presence.Manifest) {
+	defer close(r.finished)
+	last := time.Now()
+	for i := 0; ; {
+		select {
+		case <-r.done:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		if r.inflight.Load() == 0 || time.Since(last) < r.every {
+			continue
+		}
+		ch, err := r.c.Reload(context.Background(), sets[i%2], "bench")
+		last = time.Now()
+		i++
+		r.mu.Lock()
+		if err != nil {
+			r.failures = append(r.failures, err.Error())
+		} else {
+			r.loadMS = append(r.loadMS, ch.LoadMS)
+			r.swapMS = append(r.swapMS, ch.SwapMS)
+		}
+		r.mu.Unlock()
+	}
+}
+
+func (r *benchReloads) wrap(flow func(context.Context, []byte) error) func(context.Context, []byte) error {
+	return func(ctx context.Context, data []byte) error {
+		r.inflight.Add(1)
+		defer r.inflight.Add(-1)
+		return flow(ctx, data)
+	}
+}
+
+func (r *benchReloads) stop() {
+	close(r.done)
+	<-r.finished
+}
+
+// summary is one line about the reloads made.
+func (r *benchReloads) summary() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	median := func(v []float64) float64 {
+		if len(v) == 0 {
+			return 0
+		}
+		s := slices.Clone(v)
+		slices.Sort(s)
+		return s[len(s)/2]
+	}
+	return fmt.Sprintf("%d model set reloads during its requests (load and check p50 %.0f ms, swap p50 %.1f ms), %d failed", len(r.loadMS), median(r.loadMS), median(r.swapMS), len(r.failures))
 }

@@ -19,7 +19,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"setup":     {"fetch and verify ONNX Runtime and the models into the cache", runSetup},
-		"models":    {"list the models in use with versions, hashes and licences", runModels},
+		"models":    {"list the models in use; reload, rollback or list the history of the set in service (every node follows)", runModels},
 		"check":     {"judge photos: liveness verdict, and face match against --reference", runCheck},
 		"serve":     {"run the HTTP API (liveness sessions), SQLite by default, PostgreSQL with --db postgres://", runServe},
 		"apikey":    {"create, list and revoke relying-party API keys", runAPIKey},

@@ -26,6 +26,13 @@ type Config struct {
 	CacheDir string `json:"cache_dir"`
 	// Manifest is an optional model manifest replacing the built-in one.
 	Manifest string `json:"manifest,omitempty"`
+	// ModelProbe is a photo of one face, well lit, that every new model
+	// set must judge (one face, scores in range) before it serves; unset,
+	// a synthetic frame checks only that the pipeline runs.
+	ModelProbe string `json:"model_probe,omitempty"`
+	// ModelPoll is how often a node looks for a model set changed by
+	// another node.
+	ModelPoll Duration `json:"model_poll"`
 	// Workers is the number of frames analysed at once (default: CPUs).
 	Workers        int               `json:"workers"`
 	MaxImageBytes  int64             `json:"max_image_bytes"`
@@ -245,6 +252,7 @@ func DefaultConfig() Config {
 		Retention:            Duration(30 * 24 * time.Hour),
 		FingerprintRetention: Duration(30 * 24 * time.Hour),
 		ShutdownTimeout:      Duration(30 * time.Second),
+		ModelPoll:            Duration(5 * time.Second),
 		Webhooks:             WebhookConfig{Timeout: Duration(10 * time.Second), RetryFor: Duration(24 * time.Hour), Backoff: Duration(5 * time.Second)},
 		LogFormat:            "text",
 		DuplicateFaces:       "warn",
@@ -289,6 +297,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.String("config", "", "JSON configuration file (env PRESENCE_CONFIG)")
 	fs.StringVar(&c.CacheDir, "cache", c.CacheDir, "folder with ONNX Runtime and the models (env PRESENCE_CACHE_DIR)")
 	fs.StringVar(&c.Manifest, "manifest", c.Manifest, "model manifest replacing the built-in one (env PRESENCE_MANIFEST)")
+	fs.StringVar(&c.ModelProbe, "model-probe", c.ModelProbe, "photo of one face every new model set must judge before it serves (env PRESENCE_MODEL_PROBE)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "frames analysed at once, 0 = one per CPU (env PRESENCE_WORKERS)")
 	fs.Int64Var(&c.MaxImageBytes, "max-image-bytes", c.MaxImageBytes, "largest accepted image file (env PRESENCE_MAX_IMAGE_BYTES)")
 	fs.Int64Var(&c.MaxImagePixels, "max-image-pixels", c.MaxImagePixels, "largest accepted image in pixels (env PRESENCE_MAX_IMAGE_PIXELS)")
@@ -343,6 +352,9 @@ func (c *Config) load(fs *flag.FlagSet, args []string, getenv func(string) strin
 	if time.Duration(c.Retention) < time.Hour {
 		return fmt.Errorf("retention %s: must be at least 1h (sessions, audit images and the app's attempts are kept that long)", time.Duration(c.Retention))
 	}
+	if time.Duration(c.ModelPoll) < 100*time.Millisecond {
+		return fmt.Errorf("model poll %s: at least 100ms", time.Duration(c.ModelPoll))
+	}
 	w := c.Webhooks
 	if time.Duration(w.Timeout) < 100*time.Millisecond || time.Duration(w.Backoff) < 100*time.Millisecond || time.Duration(w.RetryFor) < time.Duration(w.Backoff) {
 		return fmt.Errorf("webhooks: timeout and backoff at least 100ms, retry-for at least the backoff")
@@ -393,6 +405,7 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 	}
 	str("PRESENCE_CACHE_DIR", &c.CacheDir)
 	str("PRESENCE_MANIFEST", &c.Manifest)
+	str("PRESENCE_MODEL_PROBE", &c.ModelProbe)
 	str("PRESENCE_LISTEN", &c.Listen)
 	str("PRESENCE_METRICS_LISTEN", &c.MetricsListen)
 	// A PostgreSQL URL may hold a password: PRESENCE_DB_FILE reads it
@@ -499,6 +512,7 @@ func (c *Config) bindServerFlags(fs *flag.FlagSet) {
 	fs.Var(&c.SessionTTL, "session-ttl", "default session lifetime")
 	fs.Var(&c.Retention, "retention", "how long finished sessions and audit images are kept (env PRESENCE_RETENTION)")
 	fs.Var(&c.FingerprintRetention, "fingerprint-retention", "how long replay fingerprints of judged frames are kept, 0 = none: no replay detection across sessions (env PRESENCE_FINGERPRINT_RETENTION)")
+	fs.Var(&c.ModelPoll, "model-poll", "how often to look for a model set changed on another node")
 	fs.Var(&c.Webhooks.Timeout, "webhook-timeout", "how long one webhook delivery attempt may take")
 	fs.Var(&c.Webhooks.RetryFor, "webhook-retry-for", "how long a webhook delivery is retried before it is marked failed")
 	fs.Var(&c.Webhooks.Backoff, "webhook-backoff", "first wait before retrying a webhook delivery; it doubles, to at most an hour, less a random share")

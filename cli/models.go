@@ -11,8 +11,11 @@ import (
 )
 
 func runModels(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "reload" || args[0] == "rollback" || args[0] == "history") {
+		return runModelChange(args[0], args[1:], stdout, stderr)
+	}
 	cfg := DefaultConfig()
-	fs := newFlagSet("models", "[--json]", stderr)
+	fs := newFlagSet("models", "[--json] | reload [--manifest FILE] | rollback | history", stderr)
 	cfg.bindFlags(fs)
 	asJSON := fs.Bool("json", false, "print the manifest as JSON")
 	if err := cfg.load(fs, args, os.Getenv); err != nil {

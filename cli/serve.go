@@ -18,6 +18,7 @@ import (
 	"presence"
 	"presence/engine"
 	"presence/httpapi"
+	"presence/modelset"
 	"presence/seal"
 	"presence/session"
 	"presence/sqlstore"
@@ -93,7 +94,7 @@ func openSealer(cfg Config, log *slog.Logger) (*seal.Sealer, error) {
 }
 
 // newSessionService wires the session service.
-func newSessionService(cfg Config, store presence.Store, eng session.Analyzer, sealer *seal.Sealer, log *slog.Logger, obs session.Observer, subs session.Matcher) (*session.Service, error) {
+func newSessionService(cfg Config, store presence.Store, eng session.Analyzer, sealer *seal.Sealer, log *slog.Logger, obs session.Observer, subs session.Matcher, sets *modelset.Holder) (*session.Service, error) {
 	policy, err := cfg.Active.Policy(cfg.Thresholds)
 	if err != nil {
 		return nil, err
@@ -102,8 +103,15 @@ func newSessionService(cfg Config, store presence.Store, eng session.Analyzer, s
 	if log != nil {
 		log.Info("JPEG decoder", "decoder", which)
 	}
+	var pin func() (session.Analyzer, func())
+	if sets != nil {
+		pin = func() (session.Analyzer, func()) {
+			s, release := sets.Pin()
+			return s.Engine, release
+		}
+	}
 	return session.New(session.Config{
-		Store: store, Engine: eng, Sealer: sealer, Log: log, Observer: obs,
+		Store: store, Engine: eng, Models: pin, Sealer: sealer, Log: log, Observer: obs,
 		DefaultTTL: time.Duration(cfg.SessionTTL), MaxTTL: time.Duration(cfg.MaxSessionTTL),
 		MaxFrames: cfg.MaxFrames, Limits: cfg.Limits(), Policy: policy, Subjects: subs, JPEG: jpeg,
 		FingerprintRetention: fingerprintRetention(cfg), Retention: time.Duration(cfg.Retention),
@@ -153,13 +161,16 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	eng, closeEngine, err := openEngine(cfg)
+	host, _ := os.Hostname()
+	sets, closeModels, err := openModelSets(ctx, cfg, store, log, fmt.Sprintf("%s:%d", host, os.Getpid()))
 	if err != nil {
 		return err
 	}
-	defer closeEngine()
+	defer closeModels()
+	eng := sets.Holder.Current().Engine // the first set; later ones have as many workers
+	current := func() *engine.Engine { return sets.Holder.Current().Engine }
 
-	metrics := httpapi.NewMetrics(func() float64 { return float64(eng.QueueDepth()) }, float64(eng.Workers()))
+	metrics := httpapi.NewMetrics(func() float64 { return float64(current().QueueDepth()) }, float64(eng.Workers()))
 	subs := newSubjectService(cfg, store, sealer, log, eng.Manifest())
 	// Load the 1:N index now rather than on the first identification
 	// (about 1.7 s per 100k templates); searches wait for it meanwhile.
@@ -171,7 +182,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		}
 		log.Info("subject index loaded", "templates", subs.Index().Len(), "ms", time.Since(start).Milliseconds())
 	}()
-	sessions, err := newSessionService(cfg, store, eng, sealer, log, metrics, subs)
+	sessions, err := newSessionService(cfg, store, eng, sealer, log, metrics, subs, sets.Holder)
 	if err != nil {
 		return err
 	}
@@ -212,10 +223,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		EngineReady: func() bool { return true },
 		// Four frames waiting per worker is about a tenth of a second of
 		// work each: beyond that, uploads are asked to come back.
-		Overloaded:    func() bool { return eng.QueueDepth() > 4*eng.Workers() },
+		Overloaded:    func() bool { return current().QueueDepth() > 4*eng.Workers() },
 		Extra:         extra,
 		OperatorToken: string(cfg.OperatorToken), Operator: store,
-		Webhooks: hooks,
+		Webhooks:  hooks,
+		ModelSets: modelSetAPI{sets, cfg},
 	})
 	srv := &http.Server{
 		Handler:           api,
@@ -254,6 +266,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	go sweep(ctx, sessions, purgeApp, time.Duration(cfg.Retention), log)
 	go hooks.Run(ctx)
+	go sets.Run(ctx, time.Duration(cfg.ModelPoll))
+	go reloadOnHangup(ctx, sets, cfg, log, host)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	select {

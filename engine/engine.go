@@ -55,6 +55,7 @@ type Engine struct {
 	versions   []presence.ModelVersion
 	waiting    atomic.Int64
 	closeOnce  sync.Once
+	closed     atomic.Bool
 }
 
 // worker owns one session of every model, so a frame never waits on a
@@ -187,6 +188,7 @@ func ReadVerified(path, wantSHA256 string) ([]byte, error) {
 // Close releases every session. It waits for analyses in flight.
 func (e *Engine) Close() error {
 	e.closeOnce.Do(func() {
+		e.closed.Store(true)
 		for range e.all {
 			w := <-e.workers
 			w.close()
@@ -194,6 +196,9 @@ func (e *Engine) Close() error {
 	})
 	return nil
 }
+
+// Closed says whether Close was called.
+func (e *Engine) Closed() bool { return e.closed.Load() }
 
 // Thresholds in use.
 func (e *Engine) Thresholds() Thresholds { return e.thresholds }
@@ -244,6 +249,10 @@ func (e *Engine) AnalyzeBytes(ctx context.Context, data []byte, lim vision.Limit
 func (e *Engine) Analyze(ctx context.Context, img *presence.Image, opts Options) (*presence.Analysis, error) {
 	if !vision.Valid(img) {
 		return nil, presence.Errorf(presence.ErrInvalid, "invalid image buffer")
+	}
+	if e.closed.Load() {
+		// Waiting would wait forever: the closed engine's workers are gone.
+		return nil, presence.Errorf(presence.ErrUnavailable, "the engine is closed")
 	}
 	start := time.Now()
 	e.waiting.Add(1)

@@ -45,6 +45,9 @@ type Config struct {
 	Operator      Operator
 	// Webhooks enables /v1/webhooks.
 	Webhooks Webhooks
+	// ModelSets reports the set in service (in /readyz) and, with the
+	// operator credential, changes it (/v1/operator/models).
+	ModelSets ModelSets
 }
 
 // Server is the HTTP API.
@@ -89,6 +92,9 @@ func New(cfg Config) *Server {
 		s.route("/v1/operator/sessions", map[string]http.HandlerFunc{http.MethodGet: s.withOperator(s.listSessions)})
 		s.route("/v1/operator/sessions/{id}", map[string]http.HandlerFunc{http.MethodGet: s.withOperator(s.operatorSession)})
 		s.route("/v1/operator/audit", map[string]http.HandlerFunc{http.MethodGet: s.withOperator(s.operatorAudit)})
+		if cfg.ModelSets != nil {
+			s.routeModelSets()
+		}
 	}
 	if cfg.Webhooks != nil {
 		s.routeWebhooks()
@@ -213,7 +219,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if !ready {
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, map[string]any{"ready": ready, "checks": checks})
+	body := map[string]any{"ready": ready, "checks": checks}
+	if s.cfg.ModelSets != nil {
+		// Which set this node judges with: a node that could not follow
+		// a change says so here (and keeps serving its own set).
+		body["model_set"] = s.cfg.ModelSets.Status()
+	}
+	writeJSON(w, status, body)
 }
 
 //go:embed openapi.json

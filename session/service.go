@@ -58,6 +58,11 @@ type Store interface {
 type Config struct {
 	Store  Store
 	Engine Analyzer
+	// Models, when set, gives the model set in service now and holds it
+	// until the returned func is called: a session is judged by the set
+	// it started with, whatever is installed meanwhile (hot reload).
+	// Without it, Engine judges everything.
+	Models func() (Analyzer, func())
 	Sealer *seal.Sealer
 	// Clock times expiry and streams (the system clock when nil; tests
 	// and clip evaluation run on a virtual one).
@@ -217,11 +222,26 @@ func (s *Service) firstDecode(ctx context.Context, data []byte) (decoded, error)
 	return s.decodeAt(ctx, data, firstScale(data, s.cfg.Limits, s.cfg.JPEG))
 }
 
+// pin returns the model set to judge a session with, held until release.
+func (s *Service) pin() (eng Analyzer, release func()) {
+	if s.cfg.Models != nil {
+		return s.cfg.Models()
+	}
+	return s.cfg.Engine, func() {}
+}
+
+// thresholds are the operator's, the same for every model set.
+func (s *Service) thresholds() engine.Thresholds {
+	eng, release := s.pin()
+	defer release()
+	return eng.Thresholds()
+}
+
 // analyze runs the models on a decoded frame; a face too small for its
 // crops at a reduced scale is decoded again, as large as it needs, and
 // analysed again. It returns the decode the analysis used.
-func (s *Service) analyze(ctx context.Context, data []byte, d decoded, opts engine.Options) (*presence.Analysis, decoded, error) {
-	return analyzeDecoded(ctx, s.cfg.Engine, data, d, opts, func(denom int) (decoded, error) { return s.decodeAt(ctx, data, denom) })
+func (s *Service) analyze(ctx context.Context, eng Analyzer, data []byte, d decoded, opts engine.Options) (*presence.Analysis, decoded, error) {
+	return analyzeDecoded(ctx, eng, data, d, opts, func(denom int) (decoded, error) { return s.decodeAt(ctx, data, denom) })
 }
 
 func analyzeDecoded(ctx context.Context, eng Analyzer, data []byte, d decoded, opts engine.Options, decodeAt func(int) (decoded, error)) (*presence.Analysis, decoded, error) {
@@ -512,7 +532,9 @@ func (s *Service) referenceTemplate(ctx context.Context, data []byte) (presence.
 	if err != nil {
 		return nil, presence.WrapError(presence.ErrorCodeOf(err), err, "reference image: %s", presence.ErrorMessage(err))
 	}
-	a, _, err := s.analyze(ctx, data, d, engine.Options{})
+	eng, release := s.pin()
+	defer release()
+	a, _, err := s.analyze(ctx, eng, data, d, engine.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -656,6 +678,10 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 		}
 		decodes[i], images[i] = d, d.img
 	}
+	// One model set judges the session, even if another is installed
+	// meanwhile.
+	eng, release := s.pin()
+	defer release()
 	now := s.cfg.Clock.Now()
 	prints, replayed, err := s.uploadFingerprints(ctx, sess, frames, images)
 	if err != nil {
@@ -665,9 +691,10 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 	var probe []byte
 	var faces []int
 	if replayed {
-		verdict = &presence.Verdict{Decision: presence.DecisionFake, Reasons: []presence.Reason{presence.NewReason(presence.ReasonReplayedFrame)}, Models: s.cfg.Engine.Manifest().Versions()}
+		verdict = &presence.Verdict{Decision: presence.DecisionFake, Reasons: []presence.Reason{presence.NewReason(presence.ReasonReplayedFrame)},
+			Models: eng.Manifest().Versions(), ModelSet: eng.Manifest().ID()}
 		prints = nil // the earlier session's fingerprints already hold these frames
-	} else if verdict, probe, faces, err = s.judgePassive(ctx, sess, frames, decodes); err != nil {
+	} else if verdict, probe, faces, err = s.judgePassive(ctx, eng, sess, frames, decodes); err != nil {
 		return nil, err
 	}
 	verdict.Capture = &presence.CaptureReport{Source: "upload"}
@@ -747,8 +774,8 @@ func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds())
 // judgePassive analyses every frame, fuses them and matches the
 // reference; it returns the sealed probe template of a live face and how
 // many faces each frame showed.
-func (s *Service) judgePassive(ctx context.Context, sess *presence.Session, frames []Frame, decodes []decoded) (*presence.Verdict, []byte, []int, error) {
-	t := s.cfg.Engine.Thresholds()
+func (s *Service) judgePassive(ctx context.Context, eng Analyzer, sess *presence.Session, frames []Frame, decodes []decoded) (*presence.Verdict, []byte, []int, error) {
+	t := eng.Thresholds()
 	// A template is computed only where it is used: to match a reference,
 	// to keep the probe of a live face for a later enrolment or
 	// verification (the relying party asked: enrolable), and to check that
@@ -757,9 +784,9 @@ func (s *Service) judgePassive(ctx context.Context, sess *presence.Session, fram
 	opts := engine.Options{SkipEmbedding: !sess.WantsTemplate() && len(frames) == 1}
 	analyses := make([]*presence.Analysis, len(frames))
 	faces := make([]int, len(frames))
-	v := &presence.Verdict{Models: s.cfg.Engine.Manifest().Versions()}
+	v := &presence.Verdict{Models: eng.Manifest().Versions(), ModelSet: eng.Manifest().ID()}
 	for i, f := range frames {
-		a, d, err := s.analyze(ctx, f.Data, decodes[i], opts)
+		a, d, err := s.analyze(ctx, eng, f.Data, decodes[i], opts)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -794,7 +821,7 @@ func (s *Service) matchAndProbe(ctx context.Context, sess *presence.Session, v *
 		if err != nil {
 			return nil, presence.WrapError(presence.ErrInternal, err, "the reference template could not be opened")
 		}
-		m := presence.NewMatch(face, ref, s.cfg.Engine.Thresholds().Match)
+		m := presence.NewMatch(face, ref, s.thresholds().Match)
 		v.Match = &m
 	case sess.SubjectID != "" && s.cfg.Subjects != nil:
 		m, err := s.cfg.Subjects.MatchSubject(ctx, sess.SubjectID, face)

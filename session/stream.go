@@ -141,7 +141,10 @@ func (s *Service) Stream(ctx context.Context, id string, conn StreamConn) error 
 	if a, ok := conn.(AuthenticatedConn); ok {
 		a.Authenticated()
 	}
-	st := &stream{svc: s, sess: sess, conn: conn, start: s.cfg.Clock.Now(), camera: hello.Camera}
+	// The model set in service now judges every frame of the stream.
+	eng, release := s.pin()
+	defer release()
+	st := &stream{svc: s, eng: eng, sess: sess, conn: conn, start: s.cfg.Clock.Now(), camera: hello.Camera}
 	if err := st.setUp(); err != nil {
 		// A stored plan that does not parse: the session stays in
 		// progress and expires; the device is told it cannot go on.
@@ -171,6 +174,7 @@ func (s *Service) Stream(ctx context.Context, id string, conn StreamConn) error 
 // stream is one connected session.
 type stream struct {
 	svc   *Service
+	eng   Analyzer // the session's model set
 	sess  *presence.Session
 	conn  StreamConn
 	start time.Time
@@ -197,8 +201,8 @@ func (st *stream) setUp() error {
 			return presence.WrapError(presence.ErrInternal, err, "the session's challenge is unreadable")
 		}
 		p := cfg.Policy
-		p.Liveness = cfg.Engine.Thresholds().Liveness
-		p.ConfidentFake = cfg.Engine.Thresholds().ConfidentFake
+		p.Liveness = st.eng.Thresholds().Liveness
+		p.ConfidentFake = st.eng.Thresholds().ConfidentFake
 		st.judge = liveness.NewMachine(st.plan, p)
 		st.deadline = p.AlignTimeout + time.Duration(len(st.plan.Steps))*p.StepTimeout + 5*time.Second
 	default:
@@ -208,7 +212,7 @@ func (st *stream) setUp() error {
 				return presence.WrapError(presence.ErrInternal, err, "the session's challenge is unreadable")
 			}
 		}
-		t := cfg.Engine.Thresholds()
+		t := st.eng.Thresholds()
 		timeout := cfg.Policy.AlignTimeout
 		window := cfg.PassiveWindow
 		if st.plan.Light != nil {
@@ -356,7 +360,7 @@ func (st *stream) frame(ctx context.Context, msg incoming) ([]liveness.Event, er
 
 	full := st.judge.WantFull()
 	active := st.sess.Mode == presence.ModeActive
-	a, err := cfg.Engine.Analyze(ctx, img, engine.Options{SkipLiveness: !full, SkipEmbedding: !full, Landmarks: active})
+	a, err := st.eng.Analyze(ctx, img, engine.Options{SkipLiveness: !full, SkipEmbedding: !full, Landmarks: active})
 	if err != nil {
 		return nil, err
 	}
@@ -507,7 +511,7 @@ func (st *stream) end(ctx context.Context, last liveness.Frame, cause error) err
 			res = &judged
 		}
 	}
-	v := &presence.Verdict{Decision: res.Decision, Score: res.Score, Reasons: res.Reasons, Models: cfg.Engine.Manifest().Versions(), Timings: st.timings,
+	v := &presence.Verdict{Decision: res.Decision, Score: res.Score, Reasons: res.Reasons, Models: st.eng.Manifest().Versions(), ModelSet: st.eng.Manifest().ID(), Timings: st.timings,
 		Capture: captureReport(st.camera, st.captureMS), Consent: st.sess.Consent}
 	v.Challenge, _ = json.Marshal(struct {
 		Steps      []liveness.StepKind    `json:"steps,omitempty"`

@@ -42,3 +42,18 @@ func Open(tb testing.TB, t engine.Thresholds, workers int) (*engine.Engine, erro
 		},
 	})
 }
+
+// OpenManifest builds an engine for another manifest, its files in the
+// test cache, on the shared runtime; the caller closes it.
+func OpenManifest(tb testing.TB, m *presence.Manifest, workers int) (*engine.Engine, error) {
+	rt := presencetest.Runtime(tb)
+	return engine.New(engine.Config{
+		Manifest:   m,
+		Dir:        presencetest.CacheDir(),
+		Workers:    workers,
+		Thresholds: engine.DefaultThresholds(),
+		NewModel: func(model []byte, in, out []presence.TensorSpec) (engine.Model, error) {
+			return rt.NewModel(model, in, out)
+		},
+	})
+}

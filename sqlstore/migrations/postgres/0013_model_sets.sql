@@ -1,0 +1,12 @@
+-- The model set every node serves, as a history of changes: the newest
+-- row is the set in service. previous_seq is unique, so two nodes
+-- changing the same set at once cannot both win.
+CREATE TABLE model_set_changes (
+    seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    set_id       TEXT NOT NULL,
+    manifest     TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    changed_by   TEXT NOT NULL,
+    at           BIGINT NOT NULL,
+    previous_seq BIGINT NOT NULL UNIQUE
+);
