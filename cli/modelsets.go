@@ -173,34 +173,3 @@ func reloadOnHangup(ctx context.Context, c *modelset.Coordinator, cfg Config, lo
 	}
 }
 
-// modelSetAPI is the operator API's view of the model sets.
-type modelSetAPI struct {
-	c   *modelset.Coordinator
-	cfg Config
-}
-
-func (a modelSetAPI) Status() modelset.Status { return a.c.Status() }
-
-func (a modelSetAPI) History(ctx context.Context) ([]presence.ModelSetChange, error) {
-	return a.c.Store.ModelSetHistory(ctx, 100)
-}
-
-// Reload installs manifest (JSON), or the configured manifest again when
-// it is empty.
-func (a modelSetAPI) Reload(ctx context.Context, manifest []byte, by string) (*modelset.Change, error) {
-	var m *presence.Manifest
-	var err error
-	if len(manifest) == 0 {
-		m, err = a.cfg.LoadManifest()
-	} else {
-		m, err = presence.ParseManifest(manifest)
-	}
-	if err != nil {
-		return nil, presence.WrapError(presence.ErrInvalid, err, "manifest: %v", err)
-	}
-	return a.c.Reload(ctx, m, by)
-}
-
-func (a modelSetAPI) Rollback(ctx context.Context, by string) (*modelset.Change, error) {
-	return a.c.Rollback(ctx, by)
-}

@@ -227,7 +227,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		Extra:         extra,
 		OperatorToken: string(cfg.OperatorToken), Operator: store,
 		Webhooks:  hooks,
-		ModelSets: modelSetAPI{sets, cfg},
+		ModelSets: modelset.API{C: sets, Configured: cfg.LoadManifest},
 	})
 	srv := &http.Server{
 		Handler:           api,

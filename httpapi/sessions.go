@@ -210,9 +210,11 @@ type sessionResponse struct {
 	Frames        []presence.FrameResult  `json:"frames,omitempty"`
 	AuditImages   []auditImage            `json:"audit_images,omitempty"`
 	Models        []presence.ModelVersion `json:"models,omitempty"`
-	Timings       *presence.Timings       `json:"timings,omitempty"`
-	Challenge     json.RawMessage         `json:"challenge,omitempty"`
-	Capture       *presence.CaptureReport `json:"capture,omitempty"`
+	// ModelSet names the model set that judged every frame.
+	ModelSet  string                  `json:"model_set,omitempty"`
+	Timings   *presence.Timings       `json:"timings,omitempty"`
+	Challenge json.RawMessage         `json:"challenge,omitempty"`
+	Capture   *presence.CaptureReport `json:"capture,omitempty"`
 	// Consent is the person's answer to the notice, when one was shown.
 	Consent *presence.Consent `json:"consent,omitempty"`
 }
@@ -231,7 +233,7 @@ func toResponse(v *session.View) sessionResponse {
 	}
 	if vd := v.Verdict; vd != nil {
 		out.Decision, out.Score, out.Reasons, out.Match = vd.Decision, vd.Score, vd.Reasons, vd.Match
-		out.Frames, out.Models, out.Timings = vd.Frames, vd.Models, &vd.Timings
+		out.Frames, out.Models, out.ModelSet, out.Timings = vd.Frames, vd.Models, vd.ModelSet, &vd.Timings
 		if len(vd.Challenge) > 0 {
 			out.Challenge = vd.Challenge
 		}

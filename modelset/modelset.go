@@ -401,3 +401,37 @@ func (c *Coordinator) record(ctx context.Context, s *Set, action, by string, pre
 	rec := presence.AuditRecord{At: ch.At, Action: presence.AuditModelSetChanged, Detail: detail}
 	return c.Store.ChangeModelSet(ctx, ch, rec)
 }
+
+// API is the operator API's view of a node's model sets.
+type API struct {
+	C *Coordinator
+	// Configured reads the node's configured manifest again.
+	Configured func() (*presence.Manifest, error)
+}
+
+// Status of the node.
+func (a API) Status() Status { return a.C.Status() }
+
+// History of the set in service, newest first.
+func (a API) History(ctx context.Context) ([]presence.ModelSetChange, error) {
+	return a.C.Store.ModelSetHistory(ctx, 100)
+}
+
+// Reload installs manifest (JSON), or the configured manifest again when
+// it is empty.
+func (a API) Reload(ctx context.Context, manifest []byte, by string) (*Change, error) {
+	var m *presence.Manifest
+	var err error
+	if len(manifest) == 0 {
+		m, err = a.Configured()
+	} else {
+		m, err = presence.ParseManifest(manifest)
+	}
+	if err != nil {
+		return nil, presence.WrapError(presence.ErrInvalid, err, "manifest")
+	}
+	return a.C.Reload(ctx, m, by)
+}
+
+// Rollback goes back to the set before.
+func (a API) Rollback(ctx context.Context, by string) (*Change, error) { return a.C.Rollback(ctx, by) }

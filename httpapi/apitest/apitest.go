@@ -4,16 +4,20 @@ package apitest
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"presence"
 	"presence/clock"
+	"presence/engine"
 	"presence/engine/enginetest"
 	"presence/httpapi"
 	"presence/liveness"
+	"presence/modelset"
 	"presence/seal"
 	"presence/session"
 	"presence/sqlstore"
@@ -80,10 +84,14 @@ func New(t testing.TB, o Options) *Env {
 	for k, v := range o.Extra {
 		extra[k] = v
 	}
+	var models httpapi.ModelSets
+	if o.OperatorToken != "" {
+		models = modelSets(t, store)
+	}
 	api := httpapi.New(httpapi.Config{
 		Sessions: sessions, Subjects: subs, Store: store, Metrics: metrics, RateLimit: o.RateLimit, MaxBodyBytes: o.MaxBodyBytes,
 		EngineReady: func() bool { return true }, Extra: extra, OperatorToken: o.OperatorToken, Operator: store,
-		Webhooks: hooks,
+		Webhooks: hooks, ModelSets: models,
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
@@ -97,4 +105,22 @@ func New(t testing.TB, o Options) *Env {
 		t.Fatal(err)
 	}
 	return &Env{URL: srv.URL, Key: text, Store: store, Clock: clk, Server: api, Sessions: sessions, Subjects: subs, Sealer: sealer, Webhooks: hooks, Metrics: metrics}
+}
+
+// modelSets is a node's model sets for the operator API, on an engine of
+// its own (the sessions judge with the shared one): a reload in a test
+// swaps that engine only.
+func modelSets(t testing.TB, store *sqlstore.DB) httpapi.ModelSets {
+	ctx := context.Background()
+	load := func(m *presence.Manifest) (*engine.Engine, error) { return enginetest.OpenManifest(t, m, 1) }
+	first, err := modelset.Load(ctx, load, modelset.Probe{}, presence.DefaultManifest(), nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &modelset.Coordinator{Holder: modelset.NewHolder(first), Store: store, Load: load, Clock: clock.System(), Log: slog.New(slog.DiscardHandler), Node: "test"}
+	t.Cleanup(c.Holder.Close)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return modelset.API{C: c, Configured: func() (*presence.Manifest, error) { return presence.DefaultManifest(), nil }}
 }
