@@ -86,6 +86,7 @@ fuzz: build
 	$(GO) test -run '^$$' -fuzz FuzzReadLabels -fuzztime 15s ./eval
 	$(GO) test -run '^$$' -fuzz FuzzReadPairs -fuzztime 15s ./eval
 	$(GO) test -run '^$$' -fuzz FuzzReadColumn -fuzztime 15s ./eval
+	$(GO) test -run '^$$' -fuzz FuzzReadShadowLabels -fuzztime 15s ./eval
 	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 15s ./seal
 	$(GO) test -run '^$$' -fuzz FuzzParseFrame -fuzztime 15s ./session
 	$(GO) test -run '^$$' -fuzz FuzzParseRecording -fuzztime 15s ./session

@@ -509,6 +509,7 @@ type Store interface {
 	RateLimiter
 	WebhookStore
 	ModelSetStore
+	ShadowStore
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -411,7 +411,7 @@ func newHTTPBenchTarget(c benchConfig, eng *engine.Engine, cfg Config, ms *model
 		}
 		holder = reloads.c.Holder
 	}
-	sessions, err := newSessionService(cfg, store, eng, sealer, nil, nil, nil, holder)
+	sessions, err := newSessionService(cfg, store, eng, sealer, nil, nil, nil, holder, nil)
 	if err != nil {
 		store.Close()
 		os.RemoveAll(dir)

@@ -82,6 +82,8 @@ type Config struct {
 	DuplicateFaces string `json:"duplicate_faces"`
 	// Webhooks is how events are sent to relying parties.
 	Webhooks WebhookConfig `json:"webhooks"`
+	// Shadow runs a candidate beside the models in service.
+	Shadow ShadowConfig `json:"shadow"`
 	// App is the face-login web app at /app/.
 	App       AppConfig `json:"app"`
 	LogFormat string    `json:"log_format"`
@@ -352,6 +354,9 @@ func (c *Config) load(fs *flag.FlagSet, args []string, getenv func(string) strin
 	if time.Duration(c.Retention) < time.Hour {
 		return fmt.Errorf("retention %s: must be at least 1h (sessions, audit images and the app's attempts are kept that long)", time.Duration(c.Retention))
 	}
+	if c.Shadow.Share < 0 || c.Shadow.Share > 1 || c.Shadow.Liveness < 0 || c.Shadow.Liveness >= 1 {
+		return fmt.Errorf("shadow: share in [0,1], liveness threshold in [0,1)")
+	}
 	if time.Duration(c.ModelPoll) < 100*time.Millisecond {
 		return fmt.Errorf("model poll %s: at least 100ms", time.Duration(c.ModelPoll))
 	}
@@ -473,6 +478,19 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 	return nil
 }
 
+// ShadowConfig is a candidate judging a share of sessions in shadow: its
+// decisions are recorded beside the real ones (`presence eval shadow`)
+// and never change a verdict.
+type ShadowConfig struct {
+	// Share of sessions, 0-1 (0: off).
+	Share float64 `json:"share"`
+	// Manifest is the candidate model set (empty: the set in service).
+	Manifest string `json:"manifest,omitempty"`
+	// Liveness is the candidate's liveness threshold (0: the one in
+	// service).
+	Liveness float64 `json:"liveness,omitempty"`
+}
+
 // WebhookConfig is how webhook deliveries are sent and retried.
 type WebhookConfig struct {
 	// Timeout bounds one attempt.
@@ -512,6 +530,9 @@ func (c *Config) bindServerFlags(fs *flag.FlagSet) {
 	fs.Var(&c.SessionTTL, "session-ttl", "default session lifetime")
 	fs.Var(&c.Retention, "retention", "how long finished sessions and audit images are kept (env PRESENCE_RETENTION)")
 	fs.Var(&c.FingerprintRetention, "fingerprint-retention", "how long replay fingerprints of judged frames are kept, 0 = none: no replay detection across sessions (env PRESENCE_FINGERPRINT_RETENTION)")
+	fs.Float64Var(&c.Shadow.Share, "shadow-share", c.Shadow.Share, "share of sessions (0-1) a candidate also judges in shadow, recorded for `presence eval shadow`, never shown")
+	fs.StringVar(&c.Shadow.Manifest, "shadow-manifest", c.Shadow.Manifest, "the candidate's model manifest (default: the models in service)")
+	fs.Float64Var(&c.Shadow.Liveness, "shadow-liveness-threshold", c.Shadow.Liveness, "the candidate's liveness threshold (default: the one in service)")
 	fs.Var(&c.ModelPoll, "model-poll", "how often to look for a model set changed on another node")
 	fs.Var(&c.Webhooks.Timeout, "webhook-timeout", "how long one webhook delivery attempt may take")
 	fs.Var(&c.Webhooks.RetryFor, "webhook-retry-for", "how long a webhook delivery is retried before it is marked failed")

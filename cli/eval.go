@@ -23,11 +23,15 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "fingerprints" {
 		return runEvalFingerprints(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "shadow" {
+		return runEvalShadow(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "pad" && args[0] != "verify") {
 		fmt.Fprintln(stderr, "Usage: presence eval pad DIR [flags]     liveness (ISO/IEC 30107-3 metrics) on DIR/labels.csv")
 		fmt.Fprintln(stderr, "       presence eval verify DIR [flags]  face matching on DIR/pairs.csv")
 		fmt.Fprintln(stderr, "       presence eval clips DIR [flags]   videos or SDK recordings (.json) in DIR/labels.csv, replayed into sessions")
 		fmt.Fprintln(stderr, "       presence eval fingerprints DIR... false and missed cross-session replays on videos")
+		fmt.Fprintln(stderr, "       presence eval shadow --db DSN     a candidate run in shadow (serve --shadow-*) against the verdicts given")
 		return usageError("eval needs pad, verify or clips")
 	}
 	kind := args[0]

@@ -16,6 +16,7 @@ import (
 	"presence/engine"
 	"presence/modelcache"
 	"presence/modelset"
+	"presence/session"
 	"presence/vision"
 )
 
@@ -48,21 +49,27 @@ func probe(cfg Config) (modelset.Probe, error) {
 
 // openModelSets opens the runtime and the configured set, and agrees
 // with the store on the set in service.
-func openModelSets(ctx context.Context, cfg Config, store presence.ModelSetStore, log *slog.Logger, node string) (*modelset.Coordinator, func(), error) {
+func openModelSets(ctx context.Context, cfg Config, store presence.Store, log *slog.Logger, node string) (*modelset.Coordinator, *session.Shadow, func(), error) {
 	ms, err := openModels(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	p, err := probe(cfg)
 	if err != nil {
 		ms.close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	load := ms.loader(cfg.Workers, cfg.Thresholds)
 	first, err := modelset.Load(ctx, load, p, ms.manifest, nil, clock.System().Now())
 	if err != nil {
 		ms.close()
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	shadow, err := openShadow(ctx, cfg, ms, p, store)
+	if err != nil {
+		first.Engine.Close()
+		ms.close()
+		return nil, nil, nil, err
 	}
 	holder := modelset.NewHolder(first)
 	c := &modelset.Coordinator{Holder: holder, Store: store, Load: load, Probe: p, Clock: clock.System(), Log: log, Node: node}
@@ -71,7 +78,45 @@ func openModelSets(ctx context.Context, cfg Config, store presence.ModelSetStore
 		// and in /readyz.
 		log.Error("model set: could not agree with the store at start", "err", err)
 	}
-	return c, func() { holder.Close(); ms.close() }, nil
+	return c, shadow, func() {
+		holder.Close()
+		if shadow != nil {
+			shadow.Engine.(*engine.Engine).Close()
+		}
+		ms.close()
+	}, nil
+}
+
+// openShadow loads the candidate of --shadow-*, checked like any set.
+func openShadow(ctx context.Context, cfg Config, ms *models, p modelset.Probe, store presence.ShadowStore) (*session.Shadow, error) {
+	sc := cfg.Shadow
+	if sc.Share <= 0 {
+		return nil, nil
+	}
+	m := ms.manifest
+	if sc.Manifest != "" {
+		data, err := os.ReadFile(sc.Manifest)
+		if err != nil {
+			return nil, fmt.Errorf("shadow manifest: %w", err)
+		}
+		if m, err = presence.ParseManifest(data); err != nil {
+			return nil, fmt.Errorf("shadow manifest: %w", err)
+		}
+	}
+	t := cfg.Thresholds
+	if sc.Liveness > 0 {
+		t.Liveness = sc.Liveness
+	}
+	s, err := modelset.Load(ctx, ms.loader(cfg.Workers, t), p, m, nil, clock.System().Now())
+	if err != nil {
+		return nil, fmt.Errorf("shadow candidate: %w", err)
+	}
+	if m.Runtime != ms.manifest.Runtime {
+		s.Engine.Close()
+		return nil, fmt.Errorf("shadow candidate: it needs another ONNX Runtime than the one in service")
+	}
+	name := fmt.Sprintf("%s liveness %.3g", s.ID, t.Liveness)
+	return &session.Shadow{Name: name, Engine: s.Engine, Share: sc.Share, Store: store}, nil
 }
 
 // runModelChange is `presence models reload|rollback|history`: it changes
@@ -172,4 +217,3 @@ func reloadOnHangup(ctx context.Context, c *modelset.Coordinator, cfg Config, lo
 		}
 	}
 }
-

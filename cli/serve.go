@@ -94,7 +94,7 @@ func openSealer(cfg Config, log *slog.Logger) (*seal.Sealer, error) {
 }
 
 // newSessionService wires the session service.
-func newSessionService(cfg Config, store presence.Store, eng session.Analyzer, sealer *seal.Sealer, log *slog.Logger, obs session.Observer, subs session.Matcher, sets *modelset.Holder) (*session.Service, error) {
+func newSessionService(cfg Config, store presence.Store, eng session.Analyzer, sealer *seal.Sealer, log *slog.Logger, obs session.Observer, subs session.Matcher, sets *modelset.Holder, shadow *session.Shadow) (*session.Service, error) {
 	policy, err := cfg.Active.Policy(cfg.Thresholds)
 	if err != nil {
 		return nil, err
@@ -111,7 +111,7 @@ func newSessionService(cfg Config, store presence.Store, eng session.Analyzer, s
 		}
 	}
 	return session.New(session.Config{
-		Store: store, Engine: eng, Models: pin, Sealer: sealer, Log: log, Observer: obs,
+		Store: store, Engine: eng, Models: pin, Shadow: shadow, Sealer: sealer, Log: log, Observer: obs,
 		DefaultTTL: time.Duration(cfg.SessionTTL), MaxTTL: time.Duration(cfg.MaxSessionTTL),
 		MaxFrames: cfg.MaxFrames, Limits: cfg.Limits(), Policy: policy, Subjects: subs, JPEG: jpeg,
 		FingerprintRetention: fingerprintRetention(cfg), Retention: time.Duration(cfg.Retention),
@@ -162,7 +162,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	host, _ := os.Hostname()
-	sets, closeModels, err := openModelSets(ctx, cfg, store, log, fmt.Sprintf("%s:%d", host, os.Getpid()))
+	sets, shadow, closeModels, err := openModelSets(ctx, cfg, store, log, fmt.Sprintf("%s:%d", host, os.Getpid()))
 	if err != nil {
 		return err
 	}
@@ -182,9 +182,12 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		}
 		log.Info("subject index loaded", "templates", subs.Index().Len(), "ms", time.Since(start).Milliseconds())
 	}()
-	sessions, err := newSessionService(cfg, store, eng, sealer, log, metrics, subs, sets.Holder)
+	sessions, err := newSessionService(cfg, store, eng, sealer, log, metrics, subs, sets.Holder, shadow)
 	if err != nil {
 		return err
+	}
+	if shadow != nil {
+		log.Info("shadow candidate judging a share of sessions", "candidate", shadow.Name, "share", shadow.Share)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"presence"
@@ -63,6 +64,9 @@ type Config struct {
 	// it started with, whatever is installed meanwhile (hot reload).
 	// Without it, Engine judges everything.
 	Models func() (Analyzer, func())
+	// Shadow, when set, judges a share of sessions with a candidate too
+	// (recorded, never shown).
+	Shadow *Shadow
 	Sealer *seal.Sealer
 	// Clock times expiry and streams (the system clock when nil; tests
 	// and clip evaluation run on a virtual one).
@@ -113,10 +117,16 @@ type Service struct {
 	cfg Config
 	// decodeSlots holds one token per decode running.
 	decodeSlots chan struct{}
+	// shadowSlot lets one upload at a time be judged in shadow.
+	shadowSlot    chan struct{}
+	shadowSkipped atomic.Int64
 }
 
 // New returns a Service with defaults filled in.
 func New(cfg Config) *Service {
+	if cfg.Shadow != nil && cfg.Shadow.Name == "" {
+		cfg.Shadow.Name = cfg.Shadow.Engine.Manifest().ID()
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.System()
 	}
@@ -162,7 +172,7 @@ func New(cfg Config) *Service {
 	if cfg.Decodes <= 0 {
 		cfg.Decodes = 2
 	}
-	return &Service{cfg: cfg, decodeSlots: make(chan struct{}, cfg.Decodes)}
+	return &Service{cfg: cfg, decodeSlots: make(chan struct{}, cfg.Decodes), shadowSlot: make(chan struct{}, 1)}
 }
 
 // decode decodes one image in a decode slot, waiting for one at most as
@@ -694,7 +704,7 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 		verdict = &presence.Verdict{Decision: presence.DecisionFake, Reasons: []presence.Reason{presence.NewReason(presence.ReasonReplayedFrame)},
 			Models: eng.Manifest().Versions(), ModelSet: eng.Manifest().ID()}
 		prints = nil // the earlier session's fingerprints already hold these frames
-	} else if verdict, probe, faces, err = s.judgePassive(ctx, eng, sess, frames, decodes); err != nil {
+	} else if verdict, probe, faces, err = s.judgePassive(ctx, eng, sess, frames, decodes, true); err != nil {
 		return nil, err
 	}
 	verdict.Capture = &presence.CaptureReport{Source: "upload"}
@@ -723,6 +733,11 @@ func (s *Service) SubmitFrames(ctx context.Context, id, token string, frames []F
 		s.cfg.Observer.Verdict(sess.Mode, verdict)
 	}
 	s.cfg.Log.Info("verdict", "session", sess.ID, "mode", sess.Mode, "decision", verdict.Decision, "frames", len(frames), "ms", verdict.Timings.Total)
+	// A replay is decided by the protocol, not the models: nothing for a
+	// candidate model to judge.
+	if !replayed && s.cfg.Shadow.sampled(sess.ID) {
+		s.shadowUpload(ctx, sess, frames, decodes, verdict)
+	}
 	sess.Status, sess.Verdict, sess.CompletedAt, sess.TokenUsedAt = presence.StatusSucceeded, verdict, &now, &now
 	return sess, nil
 }
@@ -774,7 +789,9 @@ func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds())
 // judgePassive analyses every frame, fuses them and matches the
 // reference; it returns the sealed probe template of a live face and how
 // many faces each frame showed.
-func (s *Service) judgePassive(ctx context.Context, eng Analyzer, sess *presence.Session, frames []Frame, decodes []decoded) (*presence.Verdict, []byte, []int, error) {
+// A shadow judgement (real false) leaves out metrics, the match and the
+// template.
+func (s *Service) judgePassive(ctx context.Context, eng Analyzer, sess *presence.Session, frames []Frame, decodes []decoded, real bool) (*presence.Verdict, []byte, []int, error) {
 	t := eng.Thresholds()
 	// A template is computed only where it is used: to match a reference,
 	// to keep the probe of a live face for a later enrolment or
@@ -794,13 +811,16 @@ func (s *Service) judgePassive(ctx context.Context, eng Analyzer, sess *presence
 		a.Timings.Total += d.ms
 		analyses[i], faces[i] = a, len(a.Faces)
 		addTimings(&v.Timings, a.Timings)
-		if s.cfg.Observer != nil {
+		if s.cfg.Observer != nil && real {
 			s.cfg.Observer.FrameAnalysed(a.Timings)
 		}
 		v.Frames = append(v.Frames, presence.FrameResult{Decision: a.Decision, Score: a.Score, Reasons: a.Reasons})
 	}
 	fused := liveness.FusePassive(analyses, liveness.PassiveRule{Liveness: t.Liveness, ConfidentFake: t.ConfidentFake, SameFace: s.cfg.SameFace})
 	v.Decision, v.Score, v.Reasons = fused.Decision, fused.Score, fused.Reasons
+	if !real {
+		return v, nil, faces, nil
+	}
 	probe, err := s.matchAndProbe(ctx, sess, v, fused.Embedding)
 	if err != nil {
 		return nil, nil, nil, err

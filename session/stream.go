@@ -189,6 +189,8 @@ type stream struct {
 	deadline time.Duration
 	camera   *cameraReport
 	light    *liveness.LightCheck
+	// shadow judges the same frames with a candidate (nil: not sampled).
+	shadow *streamShadow
 	// captureMS are the device's capture times of the frames judged.
 	captureMS []float64
 }
@@ -201,9 +203,7 @@ func (st *stream) setUp() error {
 			return presence.WrapError(presence.ErrInternal, err, "the session's challenge is unreadable")
 		}
 		p := cfg.Policy
-		p.Liveness = st.eng.Thresholds().Liveness
-		p.ConfidentFake = st.eng.Thresholds().ConfidentFake
-		st.judge = liveness.NewMachine(st.plan, p)
+		st.judge = st.newJudge(st.eng.Thresholds())
 		st.deadline = p.AlignTimeout + time.Duration(len(st.plan.Steps))*p.StepTimeout + 5*time.Second
 	default:
 		st.plan = liveness.Plan{Nonce: randomID("", 16)}
@@ -212,16 +212,11 @@ func (st *stream) setUp() error {
 				return presence.WrapError(presence.ErrInternal, err, "the session's challenge is unreadable")
 			}
 		}
-		t := st.eng.Thresholds()
-		timeout := cfg.Policy.AlignTimeout
-		window := cfg.PassiveWindow
-		if st.plan.Light != nil {
-			// Judge for as long as the colours run, every frame.
-			window.MaxJudged = 1 << 20
-			window.Span = max(window.Span, st.plan.Light.Total()+cfg.Light.MaxLag+500*time.Millisecond)
-		}
-		st.judge = liveness.NewPassiveStream(liveness.PassiveRule{Liveness: t.Liveness, ConfidentFake: t.ConfidentFake, SameFace: cfg.SameFace}, window, timeout)
-		st.deadline = timeout + 5*time.Second
+		st.judge = st.newJudge(st.eng.Thresholds())
+		st.deadline = cfg.Policy.AlignTimeout + 5*time.Second
+	}
+	if sh := cfg.Shadow; sh.sampled(st.sess.ID) {
+		st.shadow = &streamShadow{eng: sh.Engine, judge: st.newJudge(sh.Engine.Thresholds())}
 	}
 	if st.plan.Light != nil {
 		if err := st.plan.Light.Validate(); err != nil {
@@ -232,6 +227,24 @@ func (st *stream) setUp() error {
 	st.guard = liveness.NewStreamGuard(st.plan.Nonce, cfg.Guard)
 	st.replays = liveness.NewReplayTally(st.sess.ID, cfg.Guard)
 	return nil
+}
+
+// newJudge makes the session's judge with thresholds t: the real one, or
+// a candidate's in shadow.
+func (st *stream) newJudge(t engine.Thresholds) liveness.Judge {
+	cfg := st.svc.cfg
+	if st.sess.Mode == presence.ModeActive {
+		p := cfg.Policy
+		p.Liveness, p.ConfidentFake = t.Liveness, t.ConfidentFake
+		return liveness.NewMachine(st.plan, p)
+	}
+	window := cfg.PassiveWindow
+	if st.plan.Light != nil {
+		// Judge for as long as the colours run, every frame.
+		window.MaxJudged = 1 << 20
+		window.Span = max(window.Span, st.plan.Light.Total()+cfg.Light.MaxLag+500*time.Millisecond)
+	}
+	return liveness.NewPassiveStream(liveness.PassiveRule{Liveness: t.Liveness, ConfidentFake: t.ConfidentFake, SameFace: cfg.SameFace}, window, cfg.Policy.AlignTimeout)
 }
 
 type incoming struct {
@@ -385,6 +398,9 @@ func (st *stream) frame(ctx context.Context, msg incoming) ([]liveness.Event, er
 	frame := liveness.Frame{At: msg.at, Analysis: a}
 	if active {
 		frame.Image = img // the head-turn steps check the face's depth on its pixels
+	}
+	if st.shadow != nil {
+		st.shadow.observe(ctx, msg.at, img, active)
 	}
 	return st.judge.Observe(frame), nil
 }
@@ -545,6 +561,15 @@ func (st *stream) end(ctx context.Context, last liveness.Frame, cause error) err
 		cfg.Observer.Verdict(st.sess.Mode, v)
 	}
 	cfg.Log.Info("verdict", "session", st.sess.ID, "mode", st.sess.Mode, "decision", v.Decision, "status", status, "frames", res.Frames)
+	if st.shadow != nil && status == presence.StatusSucceeded && !decidedByProtocol(v) {
+		// A candidate that had not decided when the session did counts
+		// as inconclusive: it would have needed more of the person's time.
+		shadow := shadowVerdictOf(presence.DecisionInconclusive, nil, []presence.Reason{presence.NewReason(presence.ReasonTooFewFrames)})
+		if r := st.shadow.judge.Result(); r != nil {
+			shadow = shadowVerdictOf(r.Decision, r.Score, r.Reasons)
+		}
+		st.svc.recordShadow(ctx, st.sess, v, shadow)
+	}
 	var guidance []presence.Reason
 	if v.Decision == presence.DecisionInconclusive {
 		guidance = v.Reasons

@@ -283,6 +283,9 @@ func (s *DB) DeleteSession(ctx context.Context, id string, rec presence.AuditRec
 		if hasProbe {
 			erased.ProbeTemplates = 1
 		}
+		if err := s.dropOrphanShadows(ctx, tx); err != nil {
+			return err
+		}
 		return s.appendAudit(ctx, tx, rec)
 	})
 	return erased, err
@@ -322,6 +325,11 @@ func (s *DB) ExpireSessions(ctx context.Context, now, purgeBefore time.Time) (ex
 		}
 		n, _ = res.RowsAffected()
 		purged = int(n)
+		if purged > 0 {
+			if err := s.dropOrphanShadows(ctx, tx); err != nil {
+				return err
+			}
+		}
 		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM rate_windows WHERE window_start < ?`), millis(now.Add(-time.Hour)))
 		return translate(err, "rate windows")
 	})

@@ -174,6 +174,9 @@ func (s *DB) DeleteSubject(ctx context.Context, id string, rec presence.AuditRec
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM subjects WHERE id = ?`), id); err != nil {
 			return translate(err, "subject")
 		}
+		if err := s.dropOrphanShadows(ctx, tx); err != nil {
+			return err
+		}
 		return s.appendAudit(ctx, tx, rec)
 	})
 	return erased, err
