@@ -239,3 +239,34 @@ func TestWebhookSecretRotation(t *testing.T) {
 		}
 	})
 }
+
+// Shadow results go with their session: deleted with it, or with its
+// subject, and never written for a session that is gone.
+func TestShadowResultsGoWithTheirSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *DB) {
+		ctx := context.Background()
+		for _, id := range []string{"ses_sh1", "ses_sh2"} {
+			if err := s.CreateSession(ctx, newSession(id)); err != nil {
+				t.Fatal(err)
+			}
+			r := presence.ShadowResult{SessionID: id, Candidate: "ms_x", Mode: presence.ModePassive, At: t0,
+				Real: presence.ShadowVerdict{Decision: presence.DecisionRealFace, Reasons: []presence.Reason{}}, Shadow: presence.ShadowVerdict{Decision: presence.DecisionFake}}
+			if err := s.RecordShadow(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.RecordShadow(ctx, presence.ShadowResult{SessionID: "ses_gone", At: t0}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.ShadowResults(ctx, t0, 10)
+		if err != nil || len(got) != 2 || got[0].Shadow.Decision != presence.DecisionFake {
+			t.Fatalf("results %+v %v", got, err)
+		}
+		if _, err := s.DeleteSession(ctx, "ses_sh1", presence.AuditRecord{Action: presence.AuditSessionDeleted, SessionID: "ses_sh1"}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.ShadowResults(ctx, t0, 10); len(got) != 1 || got[0].SessionID != "ses_sh2" {
+			t.Fatalf("after deleting a session: %+v", got)
+		}
+	})
+}
