@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,4 +115,28 @@ func TestModelReloadAcrossNodes(t *testing.T) {
 	if r.code != 0 || strings.Count(r.stdout, "\n") != 4 {
 		t.Fatalf("models history: %s %s", r.stdout, r.stderr)
 	}
+}
+
+// TestModelReloadOnHangup: the manifest file a node was started with is
+// edited and the node told with SIGHUP; a broken edit is refused and the
+// node keeps serving.
+func TestModelReloadOnHangup(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "models.json")
+	raw, _ := json.Marshal(presence.DefaultManifest())
+	os.WriteFile(file, raw, 0o600)
+	n := startNode(t, []string{"PRESENCE_TEMPLATE_KEY=" + newKeyText(t)}, "--db", filepath.Join(dir, "p.db"), "--manifest", file)
+	waitForSet(t, presence.DefaultManifest().ID(), n)
+	os.WriteFile(file, []byte(`{"runtime":`), 0o600)
+	n.cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(500 * time.Millisecond)
+	if id, _ := readyModelSet(t, n.url); id != presence.DefaultManifest().ID() || !strings.Contains(n.stderr.String(), "reload (SIGHUP) refused") {
+		t.Fatalf("a broken manifest file: set %s, log %s", id, n.stderr)
+	}
+	next := presence.DefaultManifest()
+	next.Models = slices.DeleteFunc(next.Models, func(s presence.ModelSpec) bool { return s.Name == "silentface_v1se" })
+	raw, _ = json.Marshal(next)
+	os.WriteFile(file, raw, 0o600)
+	n.cmd.Process.Signal(syscall.SIGHUP)
+	waitForSet(t, next.ID(), n)
 }
