@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +66,13 @@ type Config struct {
 	// TrustProxy takes the client address from X-Forwarded-For (set it
 	// only behind a proxy that overwrites that header).
 	TrustProxy bool
+	// Issuer, when set, makes the app an OpenID Provider with this
+	// issuer URL (the app's external address ending in /app, e.g.
+	// https://login.example.com/app); Store must keep its records
+	// (account.ProviderStore).
+	Issuer string
+	// KeyRotation is how long an ID token signing key signs (90 days).
+	KeyRotation time.Duration
 }
 
 func (c *Config) defaults() {
@@ -101,6 +109,9 @@ func (c *Config) defaults() {
 	if c.Lockout <= 0 {
 		c.Lockout = 15 * time.Minute
 	}
+	if c.KeyRotation <= 0 {
+		c.KeyRotation = 90 * 24 * time.Hour
+	}
 }
 
 // presenceAPI is what the app asks of Presence, through its public HTTP
@@ -129,6 +140,8 @@ type App struct {
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	handler http.Handler
+	// oidc is the OpenID Provider (nil: off).
+	oidc *provider
 }
 
 // New builds the app.
@@ -150,7 +163,17 @@ func newApp(cfg Config, api presenceAPI) (*App, error) {
 	}
 	a := &App{cfg: cfg, api: api, pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{"screen": screenFor, "kindText": kindText, "outcomeText": outcomeText}
-	for _, page := range []string{"home", "register", "login", "account", "delete", "deleted", "message"} {
+	if cfg.Issuer != "" {
+		ps, ok := cfg.Store.(account.ProviderStore)
+		if !ok {
+			return nil, errors.New("webapp: an OpenID Provider needs a store of its records")
+		}
+		if u, err := url.Parse(cfg.Issuer); err != nil || u.Host == "" || u.RawQuery != "" || !strings.HasSuffix(u.Path, "/app") {
+			return nil, errors.New("webapp: the issuer is the app's external URL ending in /app (https://host/app)")
+		}
+		a.oidc = &provider{issuer: cfg.Issuer, store: ps, rotation: cfg.KeyRotation}
+	}
+	for _, page := range []string{"home", "register", "login", "account", "delete", "deleted", "message", "consent", "oidclogout"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, err
@@ -170,6 +193,9 @@ func newApp(cfg Config, api presenceAPI) (*App, error) {
 	mux.HandleFunc("POST /app/api/start", a.start)
 	mux.HandleFunc("POST /app/api/attempts/{id}/finish", a.finish)
 	mux.HandleFunc("POST /app/api/attempts/{id}/abandon", a.abandon)
+	if a.oidc != nil {
+		a.routeProvider(mux)
+	}
 	mux.HandleFunc("/app/", func(w http.ResponseWriter, r *http.Request) {
 		a.message(w, r, http.StatusNotFound, "Page not found", "There is no such page.")
 	})
@@ -185,6 +211,9 @@ func (a *App) Handler() http.Handler { return a.handler }
 // cross-origin refusal and the anti-forgery token on every POST.
 func (a *App) protect() http.Handler {
 	cop := http.NewCrossOriginProtection()
+	// The token endpoint is called by client servers, with their own
+	// credentials, never by a browser with the app's cookies.
+	cop.AddInsecureBypassPattern("POST /app/oidc/token")
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.forbidden(w, r)
 	}))
@@ -196,7 +225,7 @@ func (a *App) protect() http.Handler {
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(self), microphone=()")
 		h.Set("Cache-Control", "no-store")
-		if r.Method == http.MethodPost && !a.validCSRF(w, r) {
+		if r.Method == http.MethodPost && r.URL.Path != "/app/oidc/token" && !a.validCSRF(w, r) {
 			a.forbidden(w, r)
 			return
 		}

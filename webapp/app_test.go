@@ -42,6 +42,8 @@ type appOptions struct {
 	duplicates  string
 	// realTime runs the server on the system clock (browser tests).
 	realTime bool
+	// provider makes the app an OpenID Provider at the server's /app.
+	provider bool
 }
 
 func newAppEnv(t *testing.T, o appOptions) *appEnv {
@@ -58,8 +60,12 @@ func newAppEnv(t *testing.T, o appOptions) *appEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { accounts.Close() })
+	issuer := ""
+	if o.provider {
+		issuer = e.URL + "/app"
+	}
 	app, err = webapp.New(webapp.Config{
-		APIBase: e.URL, APIKey: e.Key, Store: accounts, Now: e.Clock.Now, Mode: o.mode,
+		APIBase: e.URL, APIKey: e.Key, Store: accounts, Now: e.Clock.Now, Mode: o.mode, Issuer: issuer,
 		MaxFailures: o.maxFailures, FailureWindow: 15 * time.Minute, Lockout: 15 * time.Minute,
 		Log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})

@@ -348,7 +348,11 @@ func (a *App) succeed(w http.ResponseWriter, r *http.Request, att *account.Attem
 		a.internal(w, "logging in", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, result{OK: true, Redirect: "/app/account"})
+	next := "/app/account"
+	if req, _ := a.pendingRequest(r); req != nil {
+		next = "/app/oidc/continue?request=" + req.ID // an application is waiting for this login
+	}
+	writeJSON(w, http.StatusOK, result{OK: true, Redirect: next})
 }
 
 // conclude records a failed or abandoned attempt and shows its screen.

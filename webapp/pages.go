@@ -20,6 +20,14 @@ type pageData struct {
 	Message string
 	History []historyRow
 	Erased  *erasedCounts
+	// OpenID Provider pages: the client asking, the pending request, what
+	// it would share; where a logout returns.
+	Client   string
+	ClientID string
+	Request  string
+	Scopes   []string
+	Target   string
+	State    string
 }
 
 type historyRow struct {
@@ -67,6 +75,10 @@ func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
 		d.Notice = "You are logged out."
 	case "login":
 		d.Notice = "Please log in to see that page."
+	case "continue":
+		if _, client := a.pendingRequest(r); client != nil {
+			d.Notice = "Log in with your face to continue to " + client.Name + "."
+		}
 	}
 	a.render(w, r, http.StatusOK, "login", d)
 }

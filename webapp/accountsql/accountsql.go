@@ -130,6 +130,11 @@ func (s *DB) DeleteUser(ctx context.Context, id string) ([]string, error) {
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM browser_logins WHERE user_id = ?`), id); err != nil {
 			return translate(err, "browser sessions")
 		}
+		for _, table := range []string{"oidc_codes", "oidc_tokens", "oidc_consents"} {
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE user_id = ?`), id); err != nil {
+				return translate(err, table)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM users WHERE id = ?`), id); err != nil {
 			return translate(err, "user")
 		}
