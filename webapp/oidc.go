@@ -71,22 +71,22 @@ func (a *App) routeProvider(mux *http.ServeMux) {
 func (a *App) discovery(w http.ResponseWriter, r *http.Request) {
 	iss := a.oidc.issuer
 	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                iss,
-		"authorization_endpoint":                iss + "/oidc/authorize",
-		"token_endpoint":                        iss + "/oidc/token",
-		"userinfo_endpoint":                     iss + "/oidc/userinfo",
-		"jwks_uri":                              iss + "/oidc/jwks",
-		"end_session_endpoint":                  iss + "/oidc/logout",
-		"response_types_supported":              []string{"code"},
-		"grant_types_supported":                 []string{"authorization_code"},
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"scopes_supported":                      []string{"openid", "profile"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
-		"code_challenge_methods_supported":      []string{"S256"},
-		"claims_supported":                      []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "preferred_username"},
-		"acr_values_supported":                  []string{acrFace},
-		"prompt_values_supported":               []string{"none", "login"},
+		"issuer":                                         iss,
+		"authorization_endpoint":                         iss + "/oidc/authorize",
+		"token_endpoint":                                 iss + "/oidc/token",
+		"userinfo_endpoint":                              iss + "/oidc/userinfo",
+		"jwks_uri":                                       iss + "/oidc/jwks",
+		"end_session_endpoint":                           iss + "/oidc/logout",
+		"response_types_supported":                       []string{"code"},
+		"grant_types_supported":                          []string{"authorization_code"},
+		"subject_types_supported":                        []string{"public"},
+		"id_token_signing_alg_values_supported":          []string{"RS256"},
+		"scopes_supported":                               []string{"openid", "profile"},
+		"token_endpoint_auth_methods_supported":          []string{"client_secret_basic", "client_secret_post", "none"},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"claims_supported":                               []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "preferred_username"},
+		"acr_values_supported":                           []string{acrFace},
+		"prompt_values_supported":                        []string{"none", "login"},
 		"authorization_response_iss_parameter_supported": true,
 	})
 }
@@ -696,4 +696,3 @@ func RegisterClient(ctx context.Context, store account.ProviderStore, name strin
 func isLoopback(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
-
