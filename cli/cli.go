@@ -23,6 +23,7 @@ func commands() map[string]command {
 		"check":     {"judge photos: liveness verdict, and face match against --reference", runCheck},
 		"serve":     {"run the HTTP API (liveness sessions), SQLite by default, PostgreSQL with --db postgres://", runServe},
 		"apikey":    {"create, list and revoke relying-party API keys", runAPIKey},
+		"app":       {"the face-login app's OpenID Provider: register client applications, rotate the signing key", runApp},
 		"templates": {"manage the key that encrypts face templates (keygen)", runTemplates},
 		"bench":     {"measure latency and throughput of the pipeline or the HTTP flow (--compare for ratios)", runBench},
 		"eval":      {"measure liveness (eval pad DIR) or matching (eval verify DIR) on labelled data", runEval},

@@ -195,6 +195,10 @@ type AppConfig struct {
 	// or a postgres:// URL. Unset: app.db beside Presence's SQLite file,
 	// or, with PostgreSQL, Presence's database in schema presence_app.
 	DB string `json:"db,omitempty"`
+	// Issuer is the app's external URL ending in /app, its OpenID
+	// Provider's issuer (default: http://LISTEN/app; set the https
+	// address people use).
+	Issuer string `json:"issuer,omitempty"`
 }
 
 // AppDB is the DSN of the face-login app's own store.
@@ -472,6 +476,7 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 		c.App.Enabled = &b
 	}
 	str("PRESENCE_APP_DB", &c.App.DB)
+	str("PRESENCE_APP_ISSUER", &c.App.Issuer)
 	if err := secret(getenv, "PRESENCE_APP_API_KEY", func(v string) { c.App.APIKey = Secret(v) }); err != nil {
 		return err
 	}
@@ -557,6 +562,7 @@ func (c *Config) bindServerFlags(fs *flag.FlagSet) {
 	})
 	fs.Var(optionalBool{&c.App.Enabled}, "app", "serve the face-login app at /app/ (default: on with --dev, else off; env PRESENCE_APP)")
 	fs.StringVar(&c.App.DB, "app-db", c.App.DB, "face-login app's own database: SQLite file or postgres:// URL (default: app.db beside --db, or --db's PostgreSQL in schema presence_app; env PRESENCE_APP_DB)")
+	fs.StringVar(&c.App.Issuer, "app-issuer", c.App.Issuer, "face-login app: its external URL ending in /app, the issuer of its OpenID Provider (default http://LISTEN/app; env PRESENCE_APP_ISSUER)")
 	fs.BoolVar(&c.App.TrustProxy, "app-trust-proxy", c.App.TrustProxy, "face-login app: take client addresses from X-Forwarded-For")
 	fs.Func("app-mode", "face-login app: liveness check of registrations and logins, active (default) or passive", func(v string) error {
 		if v != "active" && v != "passive" {

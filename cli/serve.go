@@ -371,9 +371,13 @@ func newApp(ctx context.Context, cfg Config, store account.Store, sessions *sess
 		return nil, fmt.Errorf("its API key is not valid here (revoked, or from another database? remove %s or set PRESENCE_APP_API_KEY_FILE): %w",
 			filepath.Join(cfg.DataDir, "app-api.key"), err)
 	}
+	issuer := cfg.App.Issuer
+	if issuer == "" {
+		issuer = "http://" + loopback(addr) + "/app"
+	}
 	return webapp.New(webapp.Config{
 		APIBase: "http://" + loopback(addr), APIKey: key, Store: store, Log: log,
-		Mode: cfg.App.Mode, TrustProxy: cfg.App.TrustProxy,
+		Mode: cfg.App.Mode, TrustProxy: cfg.App.TrustProxy, Issuer: strings.TrimRight(issuer, "/"),
 		HTTP: &http.Client{Timeout: 30 * time.Second},
 	})
 }

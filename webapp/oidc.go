@@ -128,6 +128,16 @@ func (a *App) RotateSigningKey(ctx context.Context) (string, error) {
 	if a.oidc == nil {
 		return "", errors.New("webapp: the OpenID Provider is off")
 	}
+	id, err := RotateSigningKey(ctx, a.oidc.store, a.cfg.Now())
+	if err == nil {
+		a.cfg.Log.Info("face-login app: new ID token signing key", "kid", id)
+	}
+	return id, err
+}
+
+// RotateSigningKey makes a new signing key in store and retires the
+// others; every node signs with it from its next token.
+func RotateSigningKey(ctx context.Context, store account.ProviderStore, now time.Time) (string, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return "", err
@@ -136,23 +146,21 @@ func (a *App) RotateSigningKey(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	now := a.cfg.Now()
 	k := &account.SigningKey{ID: newID("key_"), PrivatePEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), CreatedAt: now}
-	old, err := a.oidc.store.SigningKeys(ctx)
+	old, err := store.SigningKeys(ctx)
 	if err != nil {
 		return "", err
 	}
-	if err := a.oidc.store.AddSigningKey(ctx, k); err != nil {
+	if err := store.AddSigningKey(ctx, k); err != nil {
 		return "", err
 	}
 	for _, o := range old {
 		if o.RetiredAt == nil {
-			if err := a.oidc.store.RetireSigningKey(ctx, o.ID, now); err != nil {
+			if err := store.RetireSigningKey(ctx, o.ID, now); err != nil {
 				return "", err
 			}
 		}
 	}
-	a.cfg.Log.Info("face-login app: new ID token signing key", "kid", k.ID)
 	return k.ID, nil
 }
 

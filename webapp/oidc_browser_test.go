@@ -1,0 +1,147 @@
+package webapp_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"presence/presencetest"
+	"presence/webapp"
+)
+
+// sampleClient is a tiny relying party, written the way an application
+// would use the provider: golang.org/x/oauth2 for the code flow with
+// PKCE, and go-oidc (an implementation independent of the provider's) to
+// verify the ID token.
+type sampleClient struct {
+	t        *testing.T
+	srv      *httptest.Server
+	conf     oauth2.Config
+	verifier *oidc.IDTokenVerifier
+
+	mu      sync.Mutex
+	pending map[string][2]string // state -> nonce, PKCE verifier
+}
+
+func newSampleClient(t *testing.T, e *appEnv) *sampleClient {
+	t.Helper()
+	c := &sampleClient{t: t, pending: map[string][2]string{}}
+	c.srv = httptest.NewServer(http.HandlerFunc(c.serve))
+	t.Cleanup(c.srv.Close)
+	ctx := context.Background()
+	provider, err := oidc.NewProvider(ctx, e.URL+"/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := webapp.RegisterClient(ctx, e.accounts, "Sample shop", []string{c.srv.URL + "/callback"}, nil, false, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.conf = oauth2.Config{ClientID: reg.ID, ClientSecret: reg.Secret, Endpoint: provider.Endpoint(), RedirectURL: c.srv.URL + "/callback",
+		Scopes: []string{oidc.ScopeOpenID, "profile"}}
+	c.verifier = provider.Verifier(&oidc.Config{ClientID: reg.ID})
+	return c
+}
+
+func random() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (c *sampleClient) serve(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/login":
+		state, nonce, verifier := random(), random(), oauth2.GenerateVerifier()
+		c.mu.Lock()
+		c.pending[state] = [2]string{nonce, verifier}
+		c.mu.Unlock()
+		http.Redirect(w, r, c.conf.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), http.StatusFound)
+	case "/callback":
+		c.mu.Lock()
+		p, ok := c.pending[r.URL.Query().Get("state")]
+		delete(c.pending, r.URL.Query().Get("state"))
+		c.mu.Unlock()
+		if !ok {
+			http.Error(w, "unknown state", http.StatusBadRequest)
+			return
+		}
+		tok, err := c.conf.Exchange(r.Context(), r.URL.Query().Get("code"), oauth2.VerifierOption(p[1]))
+		if err != nil {
+			http.Error(w, "exchange: "+err.Error(), http.StatusBadGateway)
+			return
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		idt, err := c.verifier.Verify(r.Context(), raw)
+		if err != nil || idt.Nonce != p[0] {
+			http.Error(w, fmt.Sprintf("ID token refused: %v", err), http.StatusUnauthorized)
+			return
+		}
+		var claims struct {
+			AMR      []string `json:"amr"`
+			Username string   `json:"preferred_username"`
+		}
+		idt.Claims(&claims)
+		fmt.Fprintf(w, "<!doctype html><title>Sample shop</title><h1>Welcome %s</h1><p id=sub>%s</p><p id=amr>%s</p>",
+			claims.Username, idt.Subject, strings.Join(claims.AMR, " "))
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// TestLogIntoAnotherApplicationInTheBrowser: a person goes to another
+// application, which sends them to the face-login app; they create an
+// account there with their face (a real camera stream, judged live),
+// allow the application, and come back logged in, the application having
+// checked the ID token itself.
+func TestLogIntoAnotherApplicationInTheBrowser(t *testing.T) {
+	e := newAppEnv(t, appOptions{policy: blinkPolicy(), realTime: true, provider: true})
+	rp := newSampleClient(t, e)
+	clip := presencetest.DataFile(t, talkClip)
+	p := openApp(t, e, presencetest.Camera{Y4M: presencetest.Y4MClip(t, clip, 640, 15, 0, 5)}, "")
+	p.do(chromedp.Navigate(rp.srv.URL + "/login"))
+	p.wait(`location.pathname === '/app/login' && document.body.innerText.includes('to continue to Sample shop')`, 10*time.Second, "the provider's login page")
+	p.fitsThePhone()
+	presencetest.Screenshot(t, p.ctx, "app-oidc-login")
+	if got := p.faceCheckTo("/app/register", "erin", "register", "/app/oidc/continue"); got != "" {
+		t.Fatalf("registration through the provider ended with %q: %s", got, p.text())
+	}
+	p.wait(`document.body.innerText.includes('Allow Sample shop?')`, 10*time.Second, "the consent page")
+	p.fitsThePhone()
+	presencetest.Screenshot(t, p.ctx, "app-oidc-consent")
+	p.do(chromedp.Click(chromedp.ID("consent-allow")))
+	p.wait(`location.pathname === '/callback' && document.body.innerText.includes('Welcome')`, 20*time.Second, "the application's welcome")
+	user, err := e.accounts.UserByName(context.Background(), "erin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := p.text(); !strings.Contains(text, "Welcome erin") || !strings.Contains(text, user.ID) || !strings.Contains(text, "face liveness") {
+		t.Fatalf("the application says: %s", text)
+	}
+	presencetest.Screenshot(t, p.ctx, "app-oidc-done")
+}
+
+// faceCheckTo is faceCheck for a flow that ends elsewhere than the
+// account page: it returns "" when the browser reached path.
+func (p *page) faceCheckTo(path, username, button, until string) string {
+	p.t.Helper()
+	p.open(path)
+	p.do(chromedp.SendKeys(chromedp.ID("username"), username))
+	p.do(chromedp.Click(chromedp.CSS("button[value=" + button + "]")))
+	p.wait(`location.pathname === '`+until+`' || (window.faceLogin && window.faceLogin.state === 'outcome')`, 60*time.Second, "the end of the face check")
+	if presencetest.Eval[string](p.t, p.ctx, "location.pathname") == until {
+		return ""
+	}
+	return presencetest.Eval[string](p.t, p.ctx, "window.faceLogin.screen")
+}
