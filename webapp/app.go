@@ -173,7 +173,7 @@ func newApp(cfg Config, api presenceAPI) (*App, error) {
 		}
 		a.oidc = &provider{issuer: cfg.Issuer, store: ps, rotation: cfg.KeyRotation}
 	}
-	for _, page := range []string{"home", "register", "login", "account", "delete", "deleted", "message", "consent", "oidclogout"} {
+	for _, page := range []string{"home", "register", "login", "account", "delete", "deleted", "message", "consent", "oidclogout", "totp", "recovery", "secondfactor"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, err
@@ -190,6 +190,11 @@ func newApp(cfg Config, api presenceAPI) (*App, error) {
 	mux.HandleFunc("GET /app/account/delete", a.deletePage)
 	mux.HandleFunc("POST /app/account/delete", a.deleteAccount)
 	mux.HandleFunc("POST /app/logout", a.logout)
+	mux.HandleFunc("GET /app/login/second-factor", a.secondFactorPage)
+	mux.HandleFunc("POST /app/login/second-factor", a.secondFactor)
+	mux.HandleFunc("GET /app/account/totp", a.totpSetupPage)
+	mux.HandleFunc("POST /app/account/totp", a.totpConfirm)
+	mux.HandleFunc("POST /app/account/totp/off", a.totpOff)
 	mux.HandleFunc("POST /app/api/start", a.start)
 	mux.HandleFunc("POST /app/api/attempts/{id}/finish", a.finish)
 	mux.HandleFunc("POST /app/api/attempts/{id}/abandon", a.abandon)
@@ -343,17 +348,9 @@ func (a *App) currentUser(r *http.Request) (*account.User, []byte) {
 	return u, h
 }
 
-// logIn starts a browser session for u.
+// logIn starts a browser session for u, logged in with the face now.
 func (a *App) logIn(w http.ResponseWriter, r *http.Request, u *account.User) error {
-	token := newToken()
-	now := a.cfg.Now()
-	ws := &account.BrowserLogin{TokenHash: hashToken(token), UserID: u.ID, Device: deviceHint(r.UserAgent()), CreatedAt: now, ExpiresAt: now.Add(a.cfg.LoginTTL)}
-	if err := a.cfg.Store.CreateBrowserLogin(r.Context(), ws); err != nil {
-		return err
-	}
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: token, Path: "/app/", MaxAge: int(a.cfg.LoginTTL / time.Second),
-		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
-	return nil
+	return a.logInAs(w, r, u, a.cfg.Now(), faceAMR)
 }
 
 func clearLogin(w http.ResponseWriter, r *http.Request) {

@@ -92,3 +92,7 @@ func (f *FakeAPI) deleteSubjectCounts(ctx context.Context, id string) (erased, e
 
 // NewWithAPI builds the app on a fake Presence.
 func NewWithAPI(cfg Config, api *FakeAPI) (*App, error) { return newApp(cfg, api) }
+
+// TOTPCode is RFC 6238's code of a secret at a time step (tests check it
+// against the RFC's vectors and compute codes as an authenticator app).
+var TOTPCode = totpCode

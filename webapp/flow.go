@@ -338,21 +338,35 @@ func (a *App) register(w http.ResponseWriter, r *http.Request, att *account.Atte
 }
 
 func (a *App) succeed(w http.ResponseWriter, r *http.Request, att *account.Attempt, u *account.User) {
-	if err := a.cfg.Store.FinishAttempt(r.Context(), att.ID, u.ID, account.OutcomeSuccess, "", a.cfg.Now()); err != nil {
+	// With a second factor to come, the face check succeeded but the
+	// login has not: such a success does not clear the username's count
+	// of failures (account.ReasonFactorPending).
+	_, secondFactor := a.hasTOTP(r.Context(), u.ID)
+	reason := ""
+	if secondFactor {
+		reason = account.ReasonFactorPending
+	}
+	if err := a.cfg.Store.FinishAttempt(r.Context(), att.ID, u.ID, account.OutcomeSuccess, reason, a.cfg.Now()); err != nil {
 		// A concurrent finish of the same attempt won: this one logs no one in.
 		fail(w, http.StatusConflict, screenFor("session_used"))
 		return
 	}
 	a.forgetSession(r.Context(), att.SessionID)
+	if secondFactor {
+		// The face is done; the account asks for its second factor too.
+		next, err := a.askSecondFactor(w, r, u, a.cfg.Now())
+		if err != nil {
+			a.internal(w, "holding a login for its second factor", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, result{OK: true, Redirect: next})
+		return
+	}
 	if err := a.logIn(w, r, u); err != nil {
 		a.internal(w, "logging in", err)
 		return
 	}
-	next := "/app/account"
-	if req, _ := a.pendingRequest(r); req != nil {
-		next = "/app/oidc/continue?request=" + req.ID // an application is waiting for this login
-	}
-	writeJSON(w, http.StatusOK, result{OK: true, Redirect: next})
+	writeJSON(w, http.StatusOK, result{OK: true, Redirect: a.redirectAfterLogin(w, r)})
 }
 
 // conclude records a failed or abandoned attempt and shows its screen.

@@ -218,15 +218,24 @@ func s256(verifier string) string {
 // loginTime is when the browser's current login was made (zero when
 // there is none).
 func (a *App) loginTime(r *http.Request) (*account.User, time.Time) {
-	u, h := a.currentUser(r)
+	u, bl := a.browserLogin(r)
 	if u == nil {
 		return nil, time.Time{}
 	}
+	return u, bl.CreatedAt
+}
+
+// browserLogin is the browser's current login, with how it was made.
+func (a *App) browserLogin(r *http.Request) (*account.User, *account.BrowserLogin) {
+	u, h := a.currentUser(r)
+	if u == nil {
+		return nil, nil
+	}
 	bl, err := a.cfg.Store.BrowserLogin(r.Context(), h)
 	if err != nil {
-		return nil, time.Time{}
+		return nil, nil
 	}
-	return u, bl.CreatedAt
+	return u, bl
 }
 
 // redirectError sends an error back to a client's verified redirect URI.
@@ -299,6 +308,9 @@ func (a *App) authorize(w http.ResponseWriter, r *http.Request) {
 	req := &account.AuthRequest{ID: newID("req_"), Browser: hashToken(a.csrfToken(w, r)), ClientID: client.ID, RedirectURI: redirect,
 		Scope: q.Get("scope"), State: state, Nonce: q.Get("nonce"), Challenge: q.Get("code_challenge"), FreshAfter: fresh,
 		CreatedAt: now, ExpiresAt: now.Add(authRequestTTL)}
+	if slices.Contains(strings.Fields(q.Get("acr_values")), acrFaceOTP) {
+		req.ACR = acrFaceOTP
+	}
 	if err := a.oidc.store.CreateAuthRequest(ctx, req); err != nil {
 		a.cfg.Log.Error("face-login app: storing an authorization request failed", "err", err)
 		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
@@ -355,9 +367,27 @@ func (a *App) continueAuth(w http.ResponseWriter, r *http.Request) {
 		a.message(w, r, http.StatusBadRequest, "This login has expired", "Go back to the application and start again.")
 		return
 	}
-	u, authTime := a.loginTime(r)
-	if u == nil || authTime.Before(req.FreshAfter) {
+	u, bl := a.browserLogin(r)
+	if u == nil || bl.CreatedAt.Before(req.FreshAfter) {
 		a.sendToLogin(w, r, req.ID)
+		return
+	}
+	if req.ACR == acrFaceOTP && !slices.Contains(bl.AMR, account.AMROTP) {
+		// Step up to the second factor: the face login stands, the code
+		// is asked now.
+		if _, has := a.hasTOTP(r.Context(), u.ID); !has {
+			a.oidc.store.DeleteAuthRequest(r.Context(), req.ID)
+			a.redirectError(w, r, req.RedirectURI, req.State, "unmet_authentication_requirements", "the account has no second factor")
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: req.ID, Path: "/app/", MaxAge: int(authRequestTTL / time.Second),
+			HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
+		next, err := a.askSecondFactor(w, r, u, bl.CreatedAt)
+		if err != nil {
+			a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
+			return
+		}
+		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
 	granted, err := a.oidc.store.Consent(r.Context(), u.ID, client.ID)
@@ -372,7 +402,7 @@ func (a *App) continueAuth(w http.ResponseWriter, r *http.Request) {
 			Client: client.Name, Request: req.ID, Scopes: scopeTexts(req.Scope)})
 		return
 	}
-	a.issueCode(w, r, req, u, authTime)
+	a.issueCode(w, r, req, u, bl)
 }
 
 // allowFormTo lets a form on this page lead, through redirects, to the
@@ -412,8 +442,8 @@ func (a *App) consent(w http.ResponseWriter, r *http.Request) {
 		a.message(w, r, http.StatusBadRequest, "This login has expired", "Go back to the application and start again.")
 		return
 	}
-	u, authTime := a.loginTime(r)
-	if u == nil || authTime.Before(req.FreshAfter) {
+	u, bl := a.browserLogin(r)
+	if u == nil || bl.CreatedAt.Before(req.FreshAfter) || (req.ACR == acrFaceOTP && !slices.Contains(bl.AMR, account.AMROTP)) {
 		a.sendToLogin(w, r, req.ID)
 		return
 	}
@@ -427,15 +457,15 @@ func (a *App) consent(w http.ResponseWriter, r *http.Request) {
 		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
 		return
 	}
-	a.issueCode(w, r, req, u, authTime)
+	a.issueCode(w, r, req, u, bl)
 }
 
 // issueCode sends the browser back to the client with a single-use code.
-func (a *App) issueCode(w http.ResponseWriter, r *http.Request, req *account.AuthRequest, u *account.User, authTime time.Time) {
+func (a *App) issueCode(w http.ResponseWriter, r *http.Request, req *account.AuthRequest, u *account.User, bl *account.BrowserLogin) {
 	code := newToken()
 	now := a.cfg.Now()
 	c := &account.AuthCode{Hash: hashToken(code), ClientID: req.ClientID, UserID: u.ID, RedirectURI: req.RedirectURI, Challenge: req.Challenge,
-		Nonce: req.Nonce, Scope: req.Scope, AuthTime: authTime, ExpiresAt: now.Add(codeTTL)}
+		Nonce: req.Nonce, Scope: req.Scope, AuthTime: bl.CreatedAt, AMR: bl.AMR, ExpiresAt: now.Add(codeTTL)}
 	if err := a.oidc.store.CreateAuthCode(r.Context(), c); err != nil {
 		a.cfg.Log.Error("face-login app: storing a code failed", "err", err)
 		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
@@ -561,7 +591,13 @@ func (a *App) signIDToken(ctx context.Context, client *account.Client, u *accoun
 	c := idClaims{
 		Claims: jwt.Claims{Issuer: a.oidc.issuer, Subject: u.ID, Audience: jwt.Audience{client.ID},
 			IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(idTokenTTL))},
-		AuthTime: code.AuthTime.Unix(), Nonce: code.Nonce, AMR: faceAMR, ACR: acrFace, AZP: client.ID,
+		AuthTime: code.AuthTime.Unix(), Nonce: code.Nonce, AMR: code.AMR, ACR: acrFace, AZP: client.ID,
+	}
+	if len(c.AMR) == 0 {
+		c.AMR = faceAMR
+	}
+	if slices.Contains(c.AMR, account.AMROTP) {
+		c.ACR = acrFaceOTP
 	}
 	if slices.Contains(strings.Fields(code.Scope), "profile") {
 		c.PreferredUsername = u.Username

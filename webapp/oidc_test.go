@@ -271,6 +271,12 @@ func TestOpenIDProviderRefusals(t *testing.T) {
 		t.Fatalf("prompt=login: %d", status)
 	}
 
+	// A client asking for a second factor the account does not have.
+	_, _, h = b.follow(b.authorize(c, "&acr_values="+url.QueryEscape("urn:presence:face+otp")))
+	if q := codeFrom(t, h); q.Get("error") != "unmet_authentication_requirements" {
+		t.Fatalf("acr_values without a second factor: %v", q)
+	}
+
 	// RP-initiated logout: asks first, then returns to a registered address.
 	status, page, _ = b.get("/app/oidc/logout?client_id=" + c.id + "&post_logout_redirect_uri=" + url.QueryEscape("http://127.0.0.1:9/bye") + "&state=z")
 	if status != 200 || !strings.Contains(page, "Log out of Sample shop?") {
@@ -318,6 +324,7 @@ func TestSigningKeyRotation(t *testing.T) {
 	if len(first) != 1 {
 		t.Fatalf("first JWKS: %v", first)
 	}
+	e.Clock.Advance(time.Second)
 	second, err := e.app.RotateSigningKey(context.Background())
 	if err != nil {
 		t.Fatal(err)

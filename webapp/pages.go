@@ -2,6 +2,7 @@ package webapp
 
 import (
 	"bytes"
+	"html/template"
 	"net/http"
 	"time"
 
@@ -28,6 +29,13 @@ type pageData struct {
 	Scopes   []string
 	Target   string
 	State    string
+	// Second factor: the QR code and secret of a new authenticator, the
+	// recovery codes (shown once), the account's factor.
+	QR           template.URL
+	Secret       string
+	Codes        []string
+	HasTOTP      bool
+	RecoveryLeft int
 }
 
 type historyRow struct {
@@ -75,6 +83,8 @@ func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
 		d.Notice = "You are logged out."
 	case "login":
 		d.Notice = "Please log in to see that page."
+	case "confirm":
+		d.Notice = "Confirm it is you: log in with your face again."
 	case "continue":
 		if _, client := a.pendingRequest(r); client != nil {
 			d.Notice = "Log in with your face to continue to " + client.Name + "."
@@ -99,6 +109,10 @@ func (a *App) accountPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := pageData{Title: "Your account", User: u}
+	_, d.HasTOTP = a.hasTOTP(r.Context(), u.ID)
+	if d.HasTOTP {
+		d.RecoveryLeft, _ = a.cfg.Store.RecoveryCodesLeft(r.Context(), u.ID)
+	}
 	for _, at := range attempts {
 		d.History = append(d.History, historyRow{
 			At: *at.FinishedAt, Kind: kindText(at.Kind), Outcome: outcomeText(at.Outcome),
@@ -119,9 +133,8 @@ func (a *App) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) deletePage(w http.ResponseWriter, r *http.Request) {
-	u, _ := a.currentUser(r)
-	if u == nil {
-		http.Redirect(w, r, "/app/login?done=login", http.StatusSeeOther)
+	u, fresh := a.requireFresh(w, r, "/app/account/delete")
+	if !fresh {
 		return
 	}
 	a.render(w, r, http.StatusOK, "delete", pageData{Title: "Delete your account", User: u})
@@ -136,9 +149,10 @@ type erasedCounts struct {
 // app's records: if Presence cannot be reached nothing is lost, and the
 // person can try again.
 func (a *App) deleteAccount(w http.ResponseWriter, r *http.Request) {
-	u, _ := a.currentUser(r)
-	if u == nil {
-		http.Redirect(w, r, "/app/login?done=login", http.StatusSeeOther)
+	// Deleting needs a face login of the last few minutes: a browser left
+	// logged in is not enough.
+	u, fresh := a.requireFresh(w, r, "/app/account/delete")
+	if !fresh {
 		return
 	}
 	ctx := r.Context()

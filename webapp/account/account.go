@@ -60,6 +60,8 @@ type BrowserLogin struct {
 	TokenHash []byte
 	UserID    string
 	Device    string
+	// AMR says how the person logged in (face, liveness; otp, mfa).
+	AMR       []string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
@@ -97,4 +99,6 @@ type Store interface {
 	CreateBrowserLogin(ctx context.Context, s *BrowserLogin) error
 	BrowserLogin(ctx context.Context, tokenHash []byte) (*BrowserLogin, error)
 	DeleteBrowserLogin(ctx context.Context, tokenHash []byte) error
+
+	FactorStore
 }

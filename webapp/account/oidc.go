@@ -43,8 +43,10 @@ type AuthRequest struct {
 	// FreshAfter: the face login must be at or after this time (max_age,
 	// prompt=login); zero accepts any current login.
 	FreshAfter time.Time
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
+	// ACR is the level the client asked for (acr_values), "" for any.
+	ACR       string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // AuthCode is a single-use authorization code, stored hashed.
@@ -57,8 +59,10 @@ type AuthCode struct {
 	Nonce       string
 	Scope       string
 	AuthTime    time.Time
-	ExpiresAt   time.Time
-	UsedAt      *time.Time
+	// AMR is how the person logged in.
+	AMR       []string
+	ExpiresAt time.Time
+	UsedAt    *time.Time
 }
 
 // AccessToken lets a client read the userinfo of one user; stored

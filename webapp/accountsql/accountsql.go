@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"strings"
 	"time"
 
 	"presence"
@@ -130,7 +131,7 @@ func (s *DB) DeleteUser(ctx context.Context, id string) ([]string, error) {
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM browser_logins WHERE user_id = ?`), id); err != nil {
 			return translate(err, "browser sessions")
 		}
-		for _, table := range []string{"oidc_codes", "oidc_tokens", "oidc_consents"} {
+		for _, table := range []string{"oidc_codes", "oidc_tokens", "oidc_consents", "totp", "recovery_codes", "pending_logins"} {
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE user_id = ?`), id); err != nil {
 				return translate(err, table)
 			}
@@ -207,7 +208,7 @@ func (s *DB) RecentFailures(ctx context.Context, username, client string, since 
 		// are.
 		rows, err = s.db.QueryContext(ctx, s.q(`SELECT finished_at FROM attempts
 			WHERE username = ? AND outcome = 'failure' AND finished_at > ?
-			AND finished_at > COALESCE((SELECT MAX(finished_at) FROM attempts WHERE username = ? AND outcome = 'success'), 0)
+			AND finished_at > COALESCE((SELECT MAX(finished_at) FROM attempts WHERE username = ? AND outcome = 'success' AND reason <> 'second_factor_pending'), 0)
 			ORDER BY finished_at DESC LIMIT ?`), username, millis(since), username, limit)
 	} else {
 		// An address's count is not cleared by a success: one account of
@@ -252,8 +253,12 @@ func (s *DB) History(ctx context.Context, userID string, limit int) ([]account.A
 
 // CreateBrowserLogin stores a logged-in browser.
 func (s *DB) CreateBrowserLogin(ctx context.Context, w *account.BrowserLogin) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO browser_logins (token_hash, user_id, device, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`),
-		w.TokenHash, w.UserID, w.Device, millis(w.CreatedAt), millis(w.ExpiresAt))
+	amr := strings.Join(w.AMR, " ")
+	if amr == "" {
+		amr = account.AMRFace + " " + account.AMRLiveness
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO browser_logins (token_hash, user_id, device, created_at, expires_at, amr) VALUES (?, ?, ?, ?, ?, ?)`),
+		w.TokenHash, w.UserID, w.Device, millis(w.CreatedAt), millis(w.ExpiresAt), amr)
 	return translate(err, "browser session")
 }
 
@@ -261,12 +266,13 @@ func (s *DB) CreateBrowserLogin(ctx context.Context, w *account.BrowserLogin) er
 func (s *DB) BrowserLogin(ctx context.Context, tokenHash []byte) (*account.BrowserLogin, error) {
 	var w account.BrowserLogin
 	var created, expires int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT token_hash, user_id, device, created_at, expires_at FROM browser_logins WHERE token_hash = ?`), tokenHash).
-		Scan(&w.TokenHash, &w.UserID, &w.Device, &created, &expires)
+	var amr string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT token_hash, user_id, device, created_at, expires_at, amr FROM browser_logins WHERE token_hash = ?`), tokenHash).
+		Scan(&w.TokenHash, &w.UserID, &w.Device, &created, &expires, &amr)
 	if err != nil {
 		return nil, translate(err, "browser session")
 	}
-	w.CreatedAt, w.ExpiresAt = fromMillis(created), fromMillis(expires)
+	w.CreatedAt, w.ExpiresAt, w.AMR = fromMillis(created), fromMillis(expires), strings.Fields(amr)
 	return &w, nil
 }
 
@@ -285,6 +291,9 @@ func (s *DB) PurgeAttempts(ctx context.Context, before time.Time) (int, error) {
 			return translate(err, "attempts")
 		}
 		n, _ = res.RowsAffected()
+		if _, err = tx.ExecContext(ctx, s.q(`DELETE FROM pending_logins WHERE expires_at < ?`), millis(before)); err != nil {
+			return translate(err, "pending logins")
+		}
 		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM browser_logins WHERE expires_at < ?`), millis(before))
 		return translate(err, "browser sessions")
 	})

@@ -123,9 +123,9 @@ func (s *DB) CreateAuthRequest(ctx context.Context, r *account.AuthRequest) erro
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM oidc_requests WHERE expires_at < ?`), millis(r.CreatedAt)); err != nil {
 			return translate(err, "authorization requests")
 		}
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO oidc_requests (id, browser, client_id, redirect_uri, scope, state, nonce, challenge, fresh_after, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), r.ID, r.Browser, r.ClientID, r.RedirectURI, r.Scope, r.State, r.Nonce, r.Challenge,
-			millis(r.FreshAfter), millis(r.CreatedAt), millis(r.ExpiresAt))
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO oidc_requests (id, browser, client_id, redirect_uri, scope, state, nonce, challenge, fresh_after, created_at, expires_at, acr)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), r.ID, r.Browser, r.ClientID, r.RedirectURI, r.Scope, r.State, r.Nonce, r.Challenge,
+			millis(r.FreshAfter), millis(r.CreatedAt), millis(r.ExpiresAt), r.ACR)
 		return translate(err, "authorization request")
 	})
 }
@@ -134,8 +134,8 @@ func (s *DB) CreateAuthRequest(ctx context.Context, r *account.AuthRequest) erro
 func (s *DB) AuthRequest(ctx context.Context, id string) (*account.AuthRequest, error) {
 	var r account.AuthRequest
 	var fresh, created, expires int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, browser, client_id, redirect_uri, scope, state, nonce, challenge, fresh_after, created_at, expires_at
-		FROM oidc_requests WHERE id = ?`), id).Scan(&r.ID, &r.Browser, &r.ClientID, &r.RedirectURI, &r.Scope, &r.State, &r.Nonce, &r.Challenge, &fresh, &created, &expires)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, browser, client_id, redirect_uri, scope, state, nonce, challenge, fresh_after, created_at, expires_at, acr
+		FROM oidc_requests WHERE id = ?`), id).Scan(&r.ID, &r.Browser, &r.ClientID, &r.RedirectURI, &r.Scope, &r.State, &r.Nonce, &r.Challenge, &fresh, &created, &expires, &r.ACR)
 	if err != nil {
 		return nil, translate(err, "authorization request")
 	}
@@ -154,8 +154,8 @@ func (s *DB) DeleteAuthRequest(ctx context.Context, id string) error {
 
 // CreateAuthCode stores a code (hashed).
 func (s *DB) CreateAuthCode(ctx context.Context, c *account.AuthCode) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO oidc_codes (hash, client_id, user_id, redirect_uri, challenge, nonce, scope, auth_time, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), c.Hash, c.ClientID, c.UserID, c.RedirectURI, c.Challenge, c.Nonce, c.Scope, millis(c.AuthTime), millis(c.ExpiresAt))
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO oidc_codes (hash, client_id, user_id, redirect_uri, challenge, nonce, scope, auth_time, expires_at, amr)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), c.Hash, c.ClientID, c.UserID, c.RedirectURI, c.Challenge, c.Nonce, c.Scope, millis(c.AuthTime), millis(c.ExpiresAt), strings.Join(c.AMR, " "))
 	return translate(err, "authorization code")
 }
 
@@ -165,12 +165,13 @@ func (s *DB) RedeemAuthCode(ctx context.Context, hash []byte, at time.Time) (*ac
 	var c account.AuthCode
 	var authTime, expires int64
 	var used sql.NullInt64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT hash, client_id, user_id, redirect_uri, challenge, nonce, scope, auth_time, expires_at, used_at FROM oidc_codes WHERE hash = ?`), hash).
-		Scan(&c.Hash, &c.ClientID, &c.UserID, &c.RedirectURI, &c.Challenge, &c.Nonce, &c.Scope, &authTime, &expires, &used)
+	var amr string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT hash, client_id, user_id, redirect_uri, challenge, nonce, scope, auth_time, expires_at, used_at, amr FROM oidc_codes WHERE hash = ?`), hash).
+		Scan(&c.Hash, &c.ClientID, &c.UserID, &c.RedirectURI, &c.Challenge, &c.Nonce, &c.Scope, &authTime, &expires, &used, &amr)
 	if err != nil {
 		return nil, translate(err, "authorization code")
 	}
-	c.AuthTime, c.ExpiresAt, c.UsedAt = fromMillis(authTime), fromMillis(expires), optTime(used)
+	c.AuthTime, c.ExpiresAt, c.UsedAt, c.AMR = fromMillis(authTime), fromMillis(expires), optTime(used), strings.Fields(amr)
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE oidc_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL`), millis(at), hash)
 	if err != nil {
 		return nil, translate(err, "authorization code")

@@ -1,0 +1,33 @@
+-- A second factor (an authenticator app, RFC 6238), one-time recovery
+-- codes (hashed), face logins waiting for their second factor, and how
+-- each browser logged in.
+CREATE TABLE totp (
+    user_id      TEXT PRIMARY KEY,
+    secret       BLOB NOT NULL,
+    confirmed_at INTEGER,
+    last_step    INTEGER NOT NULL DEFAULT 0,
+    created_at   INTEGER NOT NULL
+);
+
+CREATE TABLE recovery_codes (
+    user_id    TEXT NOT NULL,
+    code_hash  BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    used_at    INTEGER,
+    PRIMARY KEY (user_id, code_hash)
+);
+
+CREATE TABLE pending_logins (
+    token_hash BLOB PRIMARY KEY,
+    user_id    TEXT NOT NULL,
+    browser    BLOB NOT NULL,
+    auth_time  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+
+ALTER TABLE browser_logins ADD COLUMN amr TEXT NOT NULL DEFAULT 'face liveness';
+
+-- What a code and a request carry of the second factor: how the login
+-- was made, and the level the client asked for (acr_values).
+ALTER TABLE oidc_codes ADD COLUMN amr TEXT NOT NULL DEFAULT 'face liveness';
+ALTER TABLE oidc_requests ADD COLUMN acr TEXT NOT NULL DEFAULT '';
