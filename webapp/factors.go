@@ -335,4 +335,3 @@ func (a *App) logInAs(w http.ResponseWriter, r *http.Request, u *account.User, a
 		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
 	return nil
 }
-
