@@ -173,7 +173,7 @@ func newApp(cfg Config, api presenceAPI) (*App, error) {
 		}
 		a.oidc = &provider{issuer: cfg.Issuer, store: ps, rotation: cfg.KeyRotation}
 	}
-	for _, page := range []string{"home", "register", "login", "account", "delete", "deleted", "message", "consent", "oidclogout", "totp", "recovery", "secondfactor"} {
+	for _, page := range []string{"home", "register", "login", "account", "delete", "deleted", "message", "consent", "oidclogout", "totp", "recovery", "secondfactor", "recover"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, err
@@ -186,6 +186,7 @@ func newApp(cfg Config, api presenceAPI) (*App, error) {
 	mux.HandleFunc("GET /app/{$}", a.home)
 	mux.HandleFunc("GET /app/register", a.registerPage)
 	mux.HandleFunc("GET /app/login", a.loginPage)
+	mux.HandleFunc("GET /app/recover", a.recoverPage)
 	mux.HandleFunc("GET /app/account", a.accountPage)
 	mux.HandleFunc("GET /app/account/delete", a.deletePage)
 	mux.HandleFunc("POST /app/account/delete", a.deleteAccount)

@@ -335,3 +335,68 @@ func (a *App) logInAs(w http.ResponseWriter, r *http.Request, u *account.User, a
 		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
 	return nil
 }
+
+// recover enrols the face of a recovery's check under a new subject,
+// points the account at it, erases the old face, and logs in: the
+// recovery code stood for the second factor, the new face check for the
+// face. A face that belongs to another account is refused.
+func (a *App) recover(w http.ResponseWriter, r *http.Request, att *account.Attempt) {
+	ctx := r.Context()
+	u, err := a.cfg.Store.User(ctx, att.UserID)
+	if err != nil {
+		a.conclude(w, r, att, "", account.OutcomeFailure, screenFor("unknown_user"))
+		return
+	}
+	subject := newID("app-")
+	if err := a.api.createSubject(ctx, subject); err != nil {
+		a.internal(w, "creating a subject", err)
+		return
+	}
+	undo := func() {
+		if err := a.api.deleteSubject(context.WithoutCancel(ctx), subject); err != nil {
+			a.cfg.Log.Error("face-login app: removing a subject failed", "subject", subject, "err", err)
+		}
+	}
+	enrolled, err := a.api.enrol(ctx, subject, att.SessionID)
+	if codeOf(err) == "duplicate_face" {
+		undo()
+		a.conclude(w, r, att, u.ID, account.OutcomeFailure, screenFor("duplicate_face"))
+		return
+	}
+	if err != nil {
+		undo()
+		a.internal(w, "enrolling", err)
+		return
+	}
+	for _, d := range enrolled.Duplicates {
+		if d.SubjectID == u.SubjectID {
+			continue // the account's own old face: the same person
+		}
+		if _, err := a.cfg.Store.UserBySubject(ctx, d.SubjectID); err == nil {
+			undo()
+			a.conclude(w, r, att, u.ID, account.OutcomeFailure, screenFor("duplicate_face"))
+			return
+		}
+	}
+	old := u.SubjectID
+	if err := a.cfg.Store.UpdateUserSubject(ctx, u.ID, subject); err != nil {
+		undo()
+		a.internal(w, "re-enrolling", err)
+		return
+	}
+	if err := a.api.deleteSubject(context.WithoutCancel(ctx), old); err != nil && codeOf(err) != "not_found" {
+		a.cfg.Log.Error("face-login app: erasing the old face after a recovery failed", "subject", old, "err", err)
+	}
+	u.SubjectID = subject
+	if err := a.cfg.Store.FinishAttempt(ctx, att.ID, u.ID, account.OutcomeSuccess, "", a.cfg.Now()); err != nil {
+		fail(w, http.StatusConflict, screenFor("session_used"))
+		return
+	}
+	a.forgetSession(ctx, att.SessionID)
+	if err := a.logInAs(w, r, u, a.cfg.Now(), []string{account.AMRFace, account.AMRLiveness, account.AMRRecovery}); err != nil {
+		a.internal(w, "logging in", err)
+		return
+	}
+	a.cfg.Log.Info("face-login app: account recovered, face enrolled again", "user", u.ID)
+	writeJSON(w, http.StatusOK, result{OK: true, Redirect: "/app/account?done=recovered"})
+}

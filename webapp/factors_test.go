@@ -11,6 +11,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
+	"presence/presencetest"
 	"presence/webapp"
 )
 
@@ -157,4 +158,80 @@ func TestSecondFactor(t *testing.T) {
 	if _, err := e.accounts.UserByName(ctx, "frank"); err != nil {
 		t.Fatal("deleted without a fresh face")
 	}
+}
+
+// setUpTOTP turns the second factor on for b's fresh login.
+func setUpTOTP(t *testing.T, e *appEnv, b *browser) ([]byte, []string) {
+	t.Helper()
+	_, page, _ := b.get("/app/account/totp")
+	m := secretShown.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no set-up page: %s", page)
+	}
+	secret, _ := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(m[1])
+	_, page, _ = b.postForm("/app/account/totp", "code", webapp.TOTPCode(secret, e.Clock.Now().Unix()/30))
+	var codes []string
+	for _, c := range codesShown.FindAllStringSubmatch(page, -1) {
+		codes = append(codes, c[1])
+	}
+	if len(codes) != 10 {
+		t.Fatalf("%d recovery codes", len(codes))
+	}
+	return secret, codes
+}
+
+// Recovery: a recovery code and a new live face check enrol the new face
+// in place of the old one, which is erased; a wrong or spent code starts
+// nothing.
+func TestRecoveryReenrolsTheFace(t *testing.T) {
+	e := newAppEnv(t, appOptions{mode: "passive"})
+	ctx := context.Background()
+	b := newBrowser(t, e.URL)
+	if r := b.faceCheck("register", "gina", "img1.jpg"); !r.OK {
+		t.Fatalf("register: %+v", r.Screen)
+	}
+	_, codes := setUpTOTP(t, e, b)
+	before, _ := e.accounts.UserByName(ctx, "gina")
+
+	other := newBrowser(t, e.URL)
+	if r := other.recovery("gina", "aaaaa-bbbbb", "img13.jpg"); r.OK || screenCode(r) != "wrong_recovery_code" {
+		t.Fatalf("a wrong recovery code: %+v", r)
+	}
+	e.Clock.Advance(time.Second)
+	r := other.recovery("gina", codes[3], "img13.jpg")
+	if !r.OK || r.Redirect != "/app/account?done=recovered" {
+		t.Fatalf("recovery: %+v %+v", r, r.Screen)
+	}
+	after, _ := e.accounts.UserByName(ctx, "gina")
+	if after.SubjectID == before.SubjectID {
+		t.Fatal("the face was not enrolled again")
+	}
+	if _, err := e.Store.Subject(ctx, before.SubjectID); err == nil {
+		t.Fatal("the old face was not erased")
+	}
+	if _, page, _ := other.get("/app/account?done=recovered"); !strings.Contains(page, "Your face is enrolled again") || !strings.Contains(page, "9 recovery codes left") {
+		t.Fatalf("account after recovery: %s", page)
+	}
+	if r := newBrowser(t, e.URL).recovery("gina", codes[3], "img14.jpg"); r.OK || screenCode(r) != "wrong_recovery_code" {
+		t.Fatalf("a spent recovery code: %+v", r)
+	}
+	// The new face logs in (then the second factor); the old one no longer.
+	e.Clock.Advance(time.Second)
+	if r := newBrowser(t, e.URL).faceCheck("login", "gina", "img14.jpg"); !r.OK || r.Redirect != "/app/login/second-factor" {
+		t.Fatalf("login with the new face: %+v %+v", r, r.Screen)
+	}
+	if r := newBrowser(t, e.URL).faceCheck("login", "gina", "img2.jpg"); r.OK || screenCode(r) != "no_match" {
+		t.Fatalf("login with the old face: %+v", r)
+	}
+}
+
+// recovery runs a recovery: username and code, then the face check.
+func (b *browser) recovery(username, code, photo string) apiResult {
+	b.t.Helper()
+	start := b.api("/app/api/start", map[string]string{"kind": "recovery", "username": username, "recovery_code": code})
+	if !start.OK {
+		return start
+	}
+	frame := presencetest.Recapture(b.t, presencetest.ReadFile(b.t, presencetest.DataFile(b.t, "fr_deepface_pairs/"+photo)), int(captures.Add(1)))
+	return b.sendFrame(start, frame)
 }

@@ -41,25 +41,32 @@ var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,31}$`)
 // parseStart reads the body of /app/api/start: the kind of attempt and,
 // for registrations and logins, the username (lowercased). bad names the
 // screen for a body that will not do.
-func parseStart(body io.Reader) (kind, username, bad string) {
+func parseStart(body io.Reader) (kind, username, recovery, bad string) {
 	var req struct {
-		Kind     string `json:"kind"`
-		Username string `json:"username"`
+		Kind         string `json:"kind"`
+		Username     string `json:"username"`
+		RecoveryCode string `json:"recovery_code"`
 	}
 	if err := json.NewDecoder(body).Decode(&req); err != nil {
-		return "", "", "error"
+		return "", "", "", "error"
 	}
 	switch req.Kind {
+	case account.KindRecovery:
+		if len(req.RecoveryCode) > 20 || strings.TrimSpace(req.RecoveryCode) == "" {
+			return "", "", "", "wrong_recovery_code"
+		}
+		recovery = req.RecoveryCode
+		fallthrough
 	case account.KindRegister, account.KindLogin:
 		username = strings.ToLower(strings.TrimSpace(req.Username))
 		if !usernamePattern.MatchString(username) {
-			return "", "", "invalid_username"
+			return "", "", "", "invalid_username"
 		}
 	case account.KindFaceLogin:
 	default:
-		return "", "", "error"
+		return "", "", "", "error"
 	}
-	return req.Kind, username, ""
+	return req.Kind, username, recovery, ""
 }
 
 // lockedUntil says until when a username (or, with username "", a client
@@ -87,7 +94,7 @@ func lockedScreen(until time.Time) Screen {
 // lockouts, starts a Presence session and returns its client token for
 // the capture SDK.
 func (a *App) start(w http.ResponseWriter, r *http.Request) {
-	kind, username, bad := parseStart(http.MaxBytesReader(w, r.Body, 4<<10))
+	kind, username, recovery, bad := parseStart(http.MaxBytesReader(w, r.Body, 4<<10))
 	if bad != "" {
 		fail(w, http.StatusBadRequest, screenFor(bad))
 		return
@@ -108,7 +115,7 @@ func (a *App) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	until, err := a.lockedUntil(ctx, "", client, a.cfg.MaxClientFailures)
-	if err == nil && until.IsZero() && kind == account.KindLogin {
+	if err == nil && until.IsZero() && (kind == account.KindLogin || kind == account.KindRecovery) {
 		until, err = a.lockedUntil(ctx, username, "", a.cfg.MaxFailures)
 	}
 	if err != nil {
@@ -137,7 +144,7 @@ func (a *App) start(w http.ResponseWriter, r *http.Request) {
 			a.internal(w, "user lookup", err)
 			return
 		}
-	case account.KindLogin:
+	case account.KindLogin, account.KindRecovery:
 		u, err := a.cfg.Store.UserByName(ctx, username)
 		if presence.ErrorCodeOf(err) == presence.ErrNotFound {
 			// Recorded as a failure of the name and the address: guessing
@@ -154,6 +161,21 @@ func (a *App) start(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		att.UserID, subject = u.ID, u.SubjectID
+		if kind == account.KindRecovery {
+			// The code is spent as the check starts: one code, one
+			// check. The new face is judged for liveness only; it is not
+			// expected to match the old one.
+			subject = ""
+			if err := a.cfg.Store.UseRecoveryCode(ctx, u.ID, hashRecovery(recovery), now); err != nil {
+				att.Outcome, att.Reason, att.FinishedAt = account.OutcomeFailure, "wrong_recovery_code", &now
+				if err := a.cfg.Store.CreateAttempt(ctx, att); err != nil {
+					a.internal(w, "recording an attempt", err)
+					return
+				}
+				fail(w, http.StatusUnprocessableEntity, screenFor("wrong_recovery_code"))
+				return
+			}
+		}
 	}
 
 	sess, err := a.api.createSession(ctx, a.cfg.Mode, subject, a.cfg.CheckTTL, att.ID)
@@ -203,7 +225,7 @@ func (a *App) finish(w http.ResponseWriter, r *http.Request) {
 	mu.Lock()
 	defer mu.Unlock()
 	until, err := a.lockedUntil(ctx, "", att.Client, a.cfg.MaxClientFailures)
-	if err == nil && until.IsZero() && att.Kind == account.KindLogin {
+	if err == nil && until.IsZero() && (att.Kind == account.KindLogin || att.Kind == account.KindRecovery) {
 		until, err = a.lockedUntil(ctx, att.Username, "", a.cfg.MaxFailures)
 	}
 	if err != nil {
@@ -248,6 +270,8 @@ func (a *App) finish(w http.ResponseWriter, r *http.Request) {
 	switch att.Kind {
 	case account.KindRegister:
 		a.register(w, r, att)
+	case account.KindRecovery:
+		a.recover(w, r, att)
 	case account.KindLogin:
 		u, err := a.cfg.Store.User(ctx, att.UserID)
 		if err != nil {

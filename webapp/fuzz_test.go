@@ -12,20 +12,25 @@ func FuzzParseStart(f *testing.F) {
 	for _, seed := range []string{
 		`{"kind":"register","username":"Alice"}`, `{"kind":"face_login"}`, `{"kind":"login","username":" bob "}`,
 		`{"kind":"login","username":"a"}`, `{"kind":1}`, `[]`, ``, `{"kind":"login","username":"ünïcode"}`,
+		`{"kind":"recovery","username":"bob","recovery_code":"abcde-fghij"}`, `{"kind":"recovery","username":"bob"}`,
 	} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		kind, username, bad := parseStart(strings.NewReader(body))
+		kind, username, recovery, bad := parseStart(strings.NewReader(body))
 		if bad != "" {
-			if _, ok := screens[bad]; !ok || kind != "" || username != "" {
+			if _, ok := screens[bad]; !ok || kind != "" || username != "" || recovery != "" {
 				t.Fatalf("%q: %q %q %q", body, kind, username, bad)
 			}
 			return
 		}
 		switch kind {
+		case "recovery":
+			if recovery == "" || len(recovery) > 20 || !usernamePattern.MatchString(username) {
+				t.Fatalf("%q gave recovery %q for %q", body, recovery, username)
+			}
 		case "register", "login":
-			if !usernamePattern.MatchString(username) {
+			if !usernamePattern.MatchString(username) || recovery != "" {
 				t.Fatalf("%q gave username %q", body, username)
 			}
 		case "face_login":

@@ -93,6 +93,10 @@ func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "login", d)
 }
 
+func (a *App) recoverPage(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, http.StatusOK, "recover", pageData{Title: "Get back into your account"})
+}
+
 // historyLength is how many attempts the account page lists.
 const historyLength = 50
 
@@ -109,6 +113,9 @@ func (a *App) accountPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := pageData{Title: "Your account", User: u}
+	if r.URL.Query().Get("done") == "recovered" {
+		d.Notice = "Your face is enrolled again. Each recovery code works once: keep the others safe."
+	}
 	_, d.HasTOTP = a.hasTOTP(r.Context(), u.ID)
 	if d.HasTOTP {
 		d.RecoveryLeft, _ = a.cfg.Store.RecoveryCodesLeft(r.Context(), u.ID)

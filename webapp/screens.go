@@ -41,14 +41,15 @@ var screens = map[string]Screen{
 	"no_match":      {Title: "Face does not match", Message: "The face does not match this account. You are not logged in."},
 	"no_account":    {Title: "No account for this face", Message: "We found no account with this face. Log in with your username, or create an account.", Link: "/app/register", LinkText: "Create an account"},
 	// The account.
-	"unknown_user":     {Title: "Unknown user", Message: "There is no account with this username. Check the spelling, or create an account.", Link: "/app/register", LinkText: "Create an account"},
-	"username_taken":   {Title: "Username taken", Message: "This username is already in use. Choose another one."},
-	"invalid_username": {Title: "Invalid username", Message: "A username is 3 to 32 characters: lowercase letters, digits, dots, dashes and underscores, starting with a letter or digit."},
-	"duplicate_face":   {Title: "Face already registered", Message: "This face already belongs to an account. Log in to that account instead.", Link: "/app/login", LinkText: "Log in"},
-	"expired":          {Title: "Session expired", Message: "The face check took too long and has expired. Start again."},
-	"locked":           {Title: "Too many attempts", Message: "For your security, logging in is paused after several failed attempts. Try again later."},
-	"forbidden":        {Title: "This page has expired", Message: "Reload the page and try again."},
-	"error":            {Title: "Something went wrong", Message: "The face check could not be completed. Please try again in a moment."},
+	"unknown_user":        {Title: "Unknown user", Message: "There is no account with this username. Check the spelling, or create an account.", Link: "/app/register", LinkText: "Create an account"},
+	"wrong_recovery_code": {Title: "Recovery code not accepted", Message: "That recovery code is wrong, or was already used. Check it, or use another one."},
+	"username_taken":      {Title: "Username taken", Message: "This username is already in use. Choose another one."},
+	"invalid_username":    {Title: "Invalid username", Message: "A username is 3 to 32 characters: lowercase letters, digits, dots, dashes and underscores, starting with a letter or digit."},
+	"duplicate_face":      {Title: "Face already registered", Message: "This face already belongs to an account. Log in to that account instead.", Link: "/app/login", LinkText: "Log in"},
+	"expired":             {Title: "Session expired", Message: "The face check took too long and has expired. Start again."},
+	"locked":              {Title: "Too many attempts", Message: "For your security, logging in is paused after several failed attempts. Try again later."},
+	"forbidden":           {Title: "This page has expired", Message: "Reload the page and try again."},
+	"error":               {Title: "Something went wrong", Message: "The face check could not be completed. Please try again in a moment."},
 }
 
 func screenFor(code string) Screen {
@@ -115,6 +116,10 @@ func kindText(kind string) string {
 		return "Login"
 	case account.KindFaceLogin:
 		return "Face-only login"
+	case account.KindSecondFactor:
+		return "Second factor"
+	case account.KindRecovery:
+		return "Recovery"
 	}
 	return kind
 }

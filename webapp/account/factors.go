@@ -23,6 +23,8 @@ const (
 	AMRLiveness = "liveness" // the face was judged live by Presence
 	AMROTP      = "otp"
 	AMRMFA      = "mfa"
+	// AMRRecovery: a recovery code stood for the second factor.
+	AMRRecovery = "recovery"
 )
 
 // TOTP is a user's authenticator (RFC 6238).

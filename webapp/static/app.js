@@ -112,7 +112,10 @@
     cancelled = false;
     show('checking');
     document.getElementById('checking-text').textContent = 'Starting the face check…';
-    post('/app/api/start', { kind: kind, username: name }).then(function (res) {
+    var body = { kind: kind, username: name };
+    var recovery = document.getElementById('recovery-code');
+    if (recovery) { body.recovery_code = recovery.value.trim(); }
+    post('/app/api/start', body).then(function (res) {
       if (!res.ok) { showScreen(res.screen); return; }
       attempt = res.attempt;
       document.getElementById('checking-text').textContent = 'Checking your face…';
