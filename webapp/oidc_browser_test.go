@@ -3,6 +3,7 @@ package webapp_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base32"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -144,4 +145,52 @@ func (p *page) faceCheckTo(path, username, button, until string) string {
 		return ""
 	}
 	return presencetest.Eval[string](p.t, p.ctx, "window.faceLogin.screen")
+}
+
+// TestSecondFactorScreensInTheBrowser: the second factor's screens in
+// Chromium, each fitting a phone with every control named: set-up with
+// its QR code, the recovery codes, the code asked after the face check,
+// and the recovery page.
+func TestSecondFactorScreensInTheBrowser(t *testing.T) {
+	e := newAppEnv(t, appOptions{policy: blinkPolicy(), realTime: true})
+	clip := presencetest.DataFile(t, talkClip)
+	p := openApp(t, e, presencetest.Camera{Y4M: presencetest.Y4MClip(t, clip, 640, 15, 0, 5)}, "")
+	if got := p.faceCheck("/app/register", "hana", "register", ""); got != "success" {
+		t.Fatalf("registration: %q: %s", got, p.text())
+	}
+	p.do(chromedp.Click(chromedp.ID("totp-setup")))
+	p.wait(`location.pathname === '/app/account/totp' && document.getElementById('totp-secret') !== null`, 10*time.Second, "the set-up page")
+	p.fitsThePhone()
+	if presencetest.Eval[bool](t, p.ctx, `document.querySelector('img').naturalWidth > 0`) != true {
+		t.Error("the QR code does not render")
+	}
+	presencetest.Screenshot(t, p.ctx, "app-totp-setup")
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(presencetest.Eval[string](t, p.ctx, `document.getElementById('totp-secret').textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.do(chromedp.SendKeys(chromedp.ID("code"), webapp.TOTPCode(secret, time.Now().Unix()/30)))
+	p.do(chromedp.Click(chromedp.ID("totp-confirm")))
+	p.wait(`document.querySelectorAll('#recovery-codes li').length === 10`, 10*time.Second, "the recovery codes")
+	p.fitsThePhone()
+	presencetest.Screenshot(t, p.ctx, "app-recovery-codes")
+
+	// Log in on another browser: the face, then the code.
+	login := openApp(t, e, presencetest.Camera{Y4M: presencetest.Y4MClip(t, clip, 640, 15, 5, 5)}, "")
+	login.open("/app/login")
+	login.do(chromedp.SendKeys(chromedp.ID("username"), "hana"))
+	login.do(chromedp.Click(chromedp.CSS("button[value=login]")))
+	login.wait(`location.pathname === '/app/login/second-factor'`, 60*time.Second, "the second factor page")
+	login.fitsThePhone()
+	presencetest.Screenshot(t, login.ctx, "app-second-factor")
+	// The set-up spent this step's code; the next step's is accepted too
+	// (one step of clock drift), as a phone slightly ahead would show.
+	login.do(chromedp.SendKeys(chromedp.ID("code"), webapp.TOTPCode(secret, time.Now().Unix()/30+1)))
+	login.do(chromedp.Click(chromedp.ID("second-submit")))
+	login.wait(`location.pathname === '/app/account' && document.body.innerText.includes('Hello, hana')`, 10*time.Second, "the account page")
+	if text := login.text(); !strings.Contains(text, "Second factor") || !strings.Contains(text, "10 recovery codes left") {
+		t.Errorf("account page: %s", text)
+	}
+	login.open("/app/recover")
+	presencetest.Screenshot(t, login.ctx, "app-recover")
 }
