@@ -162,7 +162,7 @@ func newApp(cfg Config, api presenceAPI) (*App, error) {
 		return nil, errors.New("webapp: mode must be active or passive")
 	}
 	a := &App{cfg: cfg, api: api, pages: map[string]*template.Template{}}
-	funcs := template.FuncMap{"screen": screenFor, "kindText": kindText, "outcomeText": outcomeText}
+	funcs := template.FuncMap{"screen": screenFor, "kindText": kindText, "outcomeText": outcomeText, "t": tr}
 	if cfg.Issuer != "" {
 		ps, ok := cfg.Store.(account.ProviderStore)
 		if !ok {
@@ -203,7 +203,7 @@ func newApp(cfg Config, api presenceAPI) (*App, error) {
 		a.routeProvider(mux)
 	}
 	mux.HandleFunc("/app/", func(w http.ResponseWriter, r *http.Request) {
-		a.message(w, r, http.StatusNotFound, "Page not found", "There is no such page.")
+		a.message(w, r, http.StatusNotFound, T("Page not found"), T("There is no such page."))
 	})
 	a.mux = mux
 	a.handler = a.protect()
@@ -251,10 +251,10 @@ func wsOrigins(r *http.Request) string {
 
 func (a *App) forbidden(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/app/api/") {
-		fail(w, http.StatusForbidden, screenFor("forbidden"))
+		a.fail(w, r, http.StatusForbidden, screenFor("forbidden"))
 		return
 	}
-	a.message(w, r, http.StatusForbidden, "This form has expired", "The page was open too long or came from another site. Reload the page and try again.")
+	a.message(w, r, http.StatusForbidden, T("This form has expired"), T("The page was open too long or came from another site. Reload the page and try again."))
 }
 
 // Cookies. The anti-forgery cookie is per browser and never expires with

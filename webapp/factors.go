@@ -179,7 +179,7 @@ func (a *App) secondFactorPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/app/login", http.StatusSeeOther)
 		return
 	}
-	a.render(w, r, http.StatusOK, "secondfactor", pageData{Title: "Your second factor", Heading: u.Username})
+	a.render(w, r, http.StatusOK, "secondfactor", pageData{Title: T("Your second factor"), Heading: T("One more step, {name}"), Args: []string{"name", u.Username}})
 }
 
 // secondFactor checks the code (or a recovery code) of a pending login.
@@ -197,12 +197,12 @@ func (a *App) secondFactor(w http.ResponseWriter, r *http.Request) {
 	defer mu.Unlock()
 	until, err := a.lockedUntil(ctx, u.Username, "", a.cfg.MaxFailures)
 	if err != nil {
-		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
+		a.message(w, r, http.StatusInternalServerError, T("Something went wrong"), T("Try again in a moment."))
 		return
 	}
 	if !until.IsZero() {
-		a.render(w, r, http.StatusTooManyRequests, "secondfactor", pageData{Title: "Your second factor", Heading: u.Username,
-			Message: "Too many attempts. Try again after " + until.UTC().Format("15:04") + " UTC."})
+		a.render(w, r, http.StatusTooManyRequests, "secondfactor", pageData{Title: T("Your second factor"), Heading: T("One more step, {name}"),
+			Message: T("Too many attempts. Try again after {time} UTC."), Args: []string{"name", u.Username, "time", until.UTC().Format("15:04")}})
 		return
 	}
 	ok := false
@@ -221,18 +221,18 @@ func (a *App) secondFactor(w http.ResponseWriter, r *http.Request) {
 		att.Outcome, att.Reason = account.OutcomeFailure, "wrong_code"
 	}
 	if err := a.cfg.Store.CreateAttempt(ctx, att); err != nil {
-		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
+		a.message(w, r, http.StatusInternalServerError, T("Something went wrong"), T("Try again in a moment."))
 		return
 	}
 	if !ok {
-		a.render(w, r, http.StatusUnprocessableEntity, "secondfactor", pageData{Title: "Your second factor", Heading: u.Username,
-			Message: "That code is not right, or was already used. Type the code your authenticator app shows now."})
+		a.render(w, r, http.StatusUnprocessableEntity, "secondfactor", pageData{Title: T("Your second factor"), Heading: T("One more step, {name}"),
+			Args: []string{"name", u.Username}, Message: T("That code is not right, or was already used. Type the code your authenticator app shows now.")})
 		return
 	}
 	a.cfg.Store.DeletePendingLogin(ctx, p.TokenHash)
 	http.SetCookie(w, &http.Cookie{Name: pendingCookie, Value: "", Path: "/app/", MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
 	if err := a.logInAs(w, r, u, p.AuthTime, []string{account.AMRFace, account.AMRLiveness, account.AMROTP, account.AMRMFA}); err != nil {
-		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
+		a.message(w, r, http.StatusInternalServerError, T("Something went wrong"), T("Try again in a moment."))
 		return
 	}
 	http.Redirect(w, r, a.redirectAfterLogin(w, r), http.StatusSeeOther)
@@ -252,7 +252,7 @@ func (a *App) totpSetupPage(w http.ResponseWriter, r *http.Request) {
 	secret := make([]byte, 20)
 	rand.Read(secret)
 	if err := a.cfg.Store.SetTOTP(r.Context(), &account.TOTP{UserID: u.ID, Secret: secret, CreatedAt: a.cfg.Now()}); err != nil {
-		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
+		a.message(w, r, http.StatusInternalServerError, T("Something went wrong"), T("Try again in a moment."))
 		return
 	}
 	a.renderTOTPSetup(w, r, u, secret, "")
@@ -262,14 +262,14 @@ func (a *App) renderTOTPSetup(w http.ResponseWriter, r *http.Request, u *account
 	link := otpauthURL(u.Username, secret)
 	img, err := qrImage(link)
 	if err != nil {
-		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
+		a.message(w, r, http.StatusInternalServerError, T("Something went wrong"), T("Try again in a moment."))
 		return
 	}
 	status := http.StatusOK
 	if problem != "" {
 		status = http.StatusUnprocessableEntity
 	}
-	a.render(w, r, status, "totp", pageData{Title: "Set up an authenticator app", User: u, QR: img, Secret: b32.EncodeToString(secret), Message: problem})
+	a.render(w, r, status, "totp", pageData{Title: T("Set up an authenticator app"), User: u, QR: img, Secret: b32.EncodeToString(secret), Message: problem})
 }
 
 // totpConfirm turns the authenticator on once a code from it is typed,
@@ -288,23 +288,23 @@ func (a *App) totpConfirm(w http.ResponseWriter, r *http.Request) {
 	now := a.cfg.Now()
 	step := matchTOTP(t.Secret, r.PostFormValue("code"), now)
 	if step < 0 {
-		a.renderTOTPSetup(w, r, u, t.Secret, "That code is not right. Type the six digits your app shows now.")
+		a.renderTOTPSetup(w, r, u, t.Secret, T("That code is not right. Type the six digits your app shows now."))
 		return
 	}
 	codes, hashes := newRecoveryCodes()
 	if err := a.cfg.Store.UseTOTPStep(ctx, u.ID, step); err != nil {
-		a.renderTOTPSetup(w, r, u, t.Secret, "That code was already used. Wait for the next one.")
+		a.renderTOTPSetup(w, r, u, t.Secret, T("That code was already used. Wait for the next one."))
 		return
 	}
 	if err := a.cfg.Store.ConfirmTOTP(ctx, u.ID, now); err != nil {
-		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
+		a.message(w, r, http.StatusInternalServerError, T("Something went wrong"), T("Try again in a moment."))
 		return
 	}
 	if err := a.cfg.Store.SetRecoveryCodes(ctx, u.ID, hashes, now); err != nil {
-		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
+		a.message(w, r, http.StatusInternalServerError, T("Something went wrong"), T("Try again in a moment."))
 		return
 	}
-	a.render(w, r, http.StatusOK, "recovery", pageData{Title: "Your recovery codes", User: u, Codes: codes})
+	a.render(w, r, http.StatusOK, "recovery", pageData{Title: T("Your recovery codes"), User: u, Codes: codes})
 }
 
 // totpOff removes the second factor (after a fresh face login).
@@ -315,7 +315,7 @@ func (a *App) totpOff(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	if err := a.cfg.Store.DeleteTOTP(ctx, u.ID); err != nil {
-		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
+		a.message(w, r, http.StatusInternalServerError, T("Something went wrong"), T("Try again in a moment."))
 		return
 	}
 	a.cfg.Store.SetRecoveryCodes(ctx, u.ID, nil, a.cfg.Now())
@@ -389,7 +389,7 @@ func (a *App) recover(w http.ResponseWriter, r *http.Request, att *account.Attem
 	}
 	u.SubjectID = subject
 	if err := a.cfg.Store.FinishAttempt(ctx, att.ID, u.ID, account.OutcomeSuccess, "", a.cfg.Now()); err != nil {
-		fail(w, http.StatusConflict, screenFor("session_used"))
+		a.fail(w, r, http.StatusConflict, screenFor("session_used"))
 		return
 	}
 	a.forgetSession(ctx, att.SessionID)

@@ -3,6 +3,8 @@ package webapp_test
 import (
 	"context"
 	"encoding/base32"
+	"io"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -234,4 +236,41 @@ func (b *browser) recovery(username, code, photo string) apiResult {
 	}
 	frame := presencetest.Recapture(b.t, presencetest.ReadFile(b.t, presencetest.DataFile(b.t, "fr_deepface_pairs/"+photo)), int(captures.Add(1)))
 	return b.sendFrame(start, frame)
+}
+
+// The app speaks the browser's language, or the one chosen with the
+// switch (remembered), in its pages and its screens.
+func TestPagesAndScreensInFrench(t *testing.T) {
+	e := newAppEnv(t, appOptions{mode: "passive"})
+	b := newBrowser(t, e.URL)
+	if _, page, _ := b.get("/app/?lang=fr"); !strings.Contains(page, `<html lang="fr">`) || !strings.Contains(page, "Connectez-vous avec votre visage") {
+		t.Fatalf("home in French: %s", page)
+	}
+	// Remembered for the next page, screens included.
+	if _, page, _ := b.get("/app/login"); !strings.Contains(page, "Me connecter avec mon visage") || !strings.Contains(page, `"Username needed":"Nom d'utilisateur requis"`) && !strings.Contains(page, `Nom d\u0027utilisateur requis`) {
+		t.Fatalf("login page in French: %s", page)
+	}
+	r := b.api("/app/api/start", map[string]string{"kind": "login", "username": "nobody-here"})
+	if r.OK || r.Screen == nil || r.Screen.Title != "Utilisateur inconnu" || r.Screen.LinkText != "Créer un compte" {
+		t.Fatalf("screen in French: %+v", r.Screen)
+	}
+	// A browser that asks for French in its header, and one for German.
+	req, _ := http.NewRequest("GET", e.URL+"/app/register", nil)
+	req.Header.Set("Accept-Language", "fr-CA,fr;q=0.9,en;q=0.5")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(raw), "Créer un compte") {
+		t.Fatal("Accept-Language fr not honoured")
+	}
+	req.Header.Set("Accept-Language", "de-DE")
+	res, _ = http.DefaultClient.Do(req)
+	raw, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(raw), "Create an account") {
+		t.Fatal("an unknown language did not fall back to English")
+	}
 }

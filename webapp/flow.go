@@ -32,7 +32,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func fail(w http.ResponseWriter, status int, s Screen) {
+// fail answers an API call with a screen, in the person's language.
+func (a *App) fail(w http.ResponseWriter, r *http.Request, status int, s Screen) {
+	s = translateScreen(a.lang(nil, r), s, s.args...)
 	writeJSON(w, status, result{Screen: &s})
 }
 
@@ -86,7 +88,8 @@ func (a *App) lockedUntil(ctx context.Context, username, client string, max int)
 func lockedScreen(until time.Time) Screen {
 	s := screenFor("locked")
 	s.RetryAt = until.UTC().Format(time.RFC3339)
-	s.Message = "For your security, logging in is paused after several failed attempts. Try again after " + until.UTC().Format("15:04") + " UTC."
+	s.Message = T("For your security, logging in is paused after several failed attempts. Try again after {time} UTC.")
+	s.args = []string{"time", until.UTC().Format("15:04")}
 	return s
 }
 
@@ -96,7 +99,7 @@ func lockedScreen(until time.Time) Screen {
 func (a *App) start(w http.ResponseWriter, r *http.Request) {
 	kind, username, recovery, bad := parseStart(http.MaxBytesReader(w, r.Body, 4<<10))
 	if bad != "" {
-		fail(w, http.StatusBadRequest, screenFor(bad))
+		a.fail(w, r, http.StatusBadRequest, screenFor(bad))
 		return
 	}
 	ctx := r.Context()
@@ -111,7 +114,7 @@ func (a *App) start(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, "rate check", err)
 		return
 	} else if n >= a.cfg.MaxStartsPerMinute {
-		fail(w, http.StatusTooManyRequests, lockedScreen(now.Truncate(time.Second).Add(time.Minute)))
+		a.fail(w, r, http.StatusTooManyRequests, lockedScreen(now.Truncate(time.Second).Add(time.Minute)))
 		return
 	}
 	until, err := a.lockedUntil(ctx, "", client, a.cfg.MaxClientFailures)
@@ -123,7 +126,7 @@ func (a *App) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !until.IsZero() {
-		fail(w, http.StatusTooManyRequests, lockedScreen(until))
+		a.fail(w, r, http.StatusTooManyRequests, lockedScreen(until))
 		return
 	}
 
@@ -138,7 +141,7 @@ func (a *App) start(w http.ResponseWriter, r *http.Request) {
 				a.internal(w, "recording an attempt", err)
 				return
 			}
-			fail(w, http.StatusConflict, screenFor("username_taken"))
+			a.fail(w, r, http.StatusConflict, screenFor("username_taken"))
 			return
 		} else if presence.ErrorCodeOf(err) != presence.ErrNotFound {
 			a.internal(w, "user lookup", err)
@@ -154,7 +157,7 @@ func (a *App) start(w http.ResponseWriter, r *http.Request) {
 				a.internal(w, "recording an attempt", err)
 				return
 			}
-			fail(w, http.StatusNotFound, screenFor("unknown_user"))
+			a.fail(w, r, http.StatusNotFound, screenFor("unknown_user"))
 			return
 		} else if err != nil {
 			a.internal(w, "user lookup", err)
@@ -172,7 +175,7 @@ func (a *App) start(w http.ResponseWriter, r *http.Request) {
 					a.internal(w, "recording an attempt", err)
 					return
 				}
-				fail(w, http.StatusUnprocessableEntity, screenFor("wrong_recovery_code"))
+				a.fail(w, r, http.StatusUnprocessableEntity, screenFor("wrong_recovery_code"))
 				return
 			}
 		}
@@ -196,11 +199,11 @@ func (a *App) ownAttempt(w http.ResponseWriter, r *http.Request) *account.Attemp
 	att, err := a.cfg.Store.Attempt(r.Context(), r.PathValue("id"))
 	if err != nil || !sameBytes(att.Browser, hashToken(a.csrfToken(w, r))) {
 		// Another browser's attempt is as good as no attempt.
-		fail(w, http.StatusNotFound, screenFor("expired"))
+		a.fail(w, r, http.StatusNotFound, screenFor("expired"))
 		return nil
 	}
 	if att.FinishedAt != nil {
-		fail(w, http.StatusConflict, screenFor("session_used"))
+		a.fail(w, r, http.StatusConflict, screenFor("session_used"))
 		return nil
 	}
 	return att
@@ -238,7 +241,7 @@ func (a *App) finish(w http.ResponseWriter, r *http.Request) {
 			a.internal(w, "recording an attempt", err)
 			return
 		}
-		fail(w, http.StatusTooManyRequests, lockedScreen(until))
+		a.fail(w, r, http.StatusTooManyRequests, lockedScreen(until))
 		return
 	}
 	v, err := a.api.session(ctx, att.SessionID)
@@ -259,7 +262,7 @@ func (a *App) finish(w http.ResponseWriter, r *http.Request) {
 			a.conclude(w, r, att, "", account.OutcomeAbandoned, screenFor("expired"))
 			return
 		}
-		fail(w, http.StatusConflict, screenFor("error"))
+		a.fail(w, r, http.StatusConflict, screenFor("error"))
 		return
 	}
 	a.cfg.Log.Info("face-login app: face check ended", "attempt", att.ID, "kind", att.Kind, "session", att.SessionID, "decision", v.Decision, "reasons", reasonCodes(v.Reasons), "match", v.Match != nil && v.Match.Match)
@@ -372,7 +375,7 @@ func (a *App) succeed(w http.ResponseWriter, r *http.Request, att *account.Attem
 	}
 	if err := a.cfg.Store.FinishAttempt(r.Context(), att.ID, u.ID, account.OutcomeSuccess, reason, a.cfg.Now()); err != nil {
 		// A concurrent finish of the same attempt won: this one logs no one in.
-		fail(w, http.StatusConflict, screenFor("session_used"))
+		a.fail(w, r, http.StatusConflict, screenFor("session_used"))
 		return
 	}
 	a.forgetSession(r.Context(), att.SessionID)
@@ -404,7 +407,7 @@ func (a *App) conclude(w http.ResponseWriter, r *http.Request, att *account.Atte
 	if s.Code == "expired" {
 		status = http.StatusGone
 	}
-	fail(w, status, s)
+	a.fail(w, r, status, s)
 }
 
 // forgetSession deletes a Presence session once its verdict is read: the
@@ -441,9 +444,12 @@ func (a *App) abandon(w http.ResponseWriter, r *http.Request) {
 	a.conclude(w, r, att, att.UserID, account.OutcomeAbandoned, screenFor(code))
 }
 
+// internal answers an error of the app's own: the page shows its own
+// "error" screen in the person's language (app.js).
 func (a *App) internal(w http.ResponseWriter, what string, err error) {
 	a.cfg.Log.Error("face-login app: "+what+" failed", "err", err)
-	fail(w, http.StatusInternalServerError, screenFor("error"))
+	s := screenFor("error")
+	writeJSON(w, http.StatusInternalServerError, result{Screen: &s})
 }
 
 func fnv32(s string) uint32 {

@@ -262,12 +262,12 @@ func (a *App) authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	client, err := a.oidc.store.Client(ctx, q.Get("client_id"))
 	if err != nil {
-		a.message(w, r, http.StatusBadRequest, "Unknown application", "The application that sent you here is not registered with this login service.")
+		a.message(w, r, http.StatusBadRequest, T("Unknown application"), T("The application that sent you here is not registered with this login service."))
 		return
 	}
 	redirect := q.Get("redirect_uri")
 	if !slices.Contains(client.RedirectURIs, redirect) {
-		a.message(w, r, http.StatusBadRequest, "Wrong return address", "The application asked to return you to an address it has not registered. You were not sent there.")
+		a.message(w, r, http.StatusBadRequest, T("Wrong return address"), T("The application asked to return you to an address it has not registered. You were not sent there."))
 		return
 	}
 	state := q.Get("state")
@@ -313,7 +313,7 @@ func (a *App) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := a.oidc.store.CreateAuthRequest(ctx, req); err != nil {
 		a.cfg.Log.Error("face-login app: storing an authorization request failed", "err", err)
-		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
+		a.message(w, r, http.StatusInternalServerError, T("Something went wrong"), T("Try again in a moment."))
 		return
 	}
 	if needLogin {
@@ -364,7 +364,7 @@ func (a *App) ownRequest(r *http.Request, id string) (*account.AuthRequest, *acc
 func (a *App) continueAuth(w http.ResponseWriter, r *http.Request) {
 	req, client := a.ownRequest(r, r.URL.Query().Get("request"))
 	if req == nil {
-		a.message(w, r, http.StatusBadRequest, "This login has expired", "Go back to the application and start again.")
+		a.message(w, r, http.StatusBadRequest, T("This login has expired"), T("Go back to the application and start again."))
 		return
 	}
 	u, bl := a.browserLogin(r)
@@ -384,7 +384,7 @@ func (a *App) continueAuth(w http.ResponseWriter, r *http.Request) {
 			HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
 		next, err := a.askSecondFactor(w, r, u, bl.CreatedAt)
 		if err != nil {
-			a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
+			a.message(w, r, http.StatusInternalServerError, T("Something went wrong"), T("Try again in a moment."))
 			return
 		}
 		http.Redirect(w, r, next, http.StatusSeeOther)
@@ -393,12 +393,12 @@ func (a *App) continueAuth(w http.ResponseWriter, r *http.Request) {
 	granted, err := a.oidc.store.Consent(r.Context(), u.ID, client.ID)
 	if err != nil {
 		a.cfg.Log.Error("face-login app: reading consent failed", "err", err)
-		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
+		a.message(w, r, http.StatusInternalServerError, T("Something went wrong"), T("Try again in a moment."))
 		return
 	}
 	if !coversScope(granted, req.Scope) {
 		a.allowFormTo(w, req.RedirectURI)
-		a.render(w, r, http.StatusOK, "consent", pageData{Title: "Allow " + client.Name + "?", User: u,
+		a.render(w, r, http.StatusOK, "consent", pageData{Title: T("Allow {client}?"), Args: []string{"client", client.Name}, User: u,
 			Client: client.Name, Request: req.ID, Scopes: scopeTexts(req.Scope)})
 		return
 	}
@@ -429,9 +429,9 @@ func coversScope(granted, asked string) bool {
 
 // scopeTexts says in words what each scope shares.
 func scopeTexts(scope string) []string {
-	out := []string{"That it is you: an identifier of your account, and that you logged in with your face, checked live"}
+	out := []string{T("That it is you: an identifier of your account, and that you logged in with your face, checked live")}
 	if slices.Contains(strings.Fields(scope), "profile") {
-		out = append(out, "Your username")
+		out = append(out, T("Your username"))
 	}
 	return out
 }
@@ -439,7 +439,7 @@ func scopeTexts(scope string) []string {
 func (a *App) consent(w http.ResponseWriter, r *http.Request) {
 	req, client := a.ownRequest(r, r.PostFormValue("request"))
 	if req == nil {
-		a.message(w, r, http.StatusBadRequest, "This login has expired", "Go back to the application and start again.")
+		a.message(w, r, http.StatusBadRequest, T("This login has expired"), T("Go back to the application and start again."))
 		return
 	}
 	u, bl := a.browserLogin(r)
@@ -454,7 +454,7 @@ func (a *App) consent(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := a.oidc.store.SaveConsent(r.Context(), u.ID, client.ID, req.Scope, a.cfg.Now()); err != nil {
 		a.cfg.Log.Error("face-login app: saving consent failed", "err", err)
-		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
+		a.message(w, r, http.StatusInternalServerError, T("Something went wrong"), T("Try again in a moment."))
 		return
 	}
 	a.issueCode(w, r, req, u, bl)
@@ -468,7 +468,7 @@ func (a *App) issueCode(w http.ResponseWriter, r *http.Request, req *account.Aut
 		Nonce: req.Nonce, Scope: req.Scope, AuthTime: bl.CreatedAt, AMR: bl.AMR, ExpiresAt: now.Add(codeTTL)}
 	if err := a.oidc.store.CreateAuthCode(r.Context(), c); err != nil {
 		a.cfg.Log.Error("face-login app: storing a code failed", "err", err)
-		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
+		a.message(w, r, http.StatusInternalServerError, T("Something went wrong"), T("Try again in a moment."))
 		return
 	}
 	a.oidc.store.DeleteAuthRequest(r.Context(), req.ID)
@@ -677,7 +677,10 @@ func (a *App) logoutPage(w http.ResponseWriter, r *http.Request) {
 		clientID = a.hintedClient(r, q.Get("id_token_hint"))
 	}
 	target := a.logoutTarget(r, clientID, q.Get("post_logout_redirect_uri"))
-	d := pageData{Title: "Log out"}
+	d := pageData{Title: T("Log out")}
+	if c, err := a.oidc.store.Client(r.Context(), clientID); err == nil {
+		d.Title, d.Args = T("Log out of {client}?"), []string{"client", c.Name}
+	}
 	d.User, _ = a.currentUser(r)
 	if c, err := a.oidc.store.Client(r.Context(), clientID); err == nil {
 		d.Client = c.Name

@@ -13,6 +13,13 @@ import (
 type pageData struct {
 	Title string
 	CSRF  string
+	// Lang is the page's language; Title, Heading, Message and Notice are
+	// English sentences translated into it when the page is rendered,
+	// their placeholders filled from Args (name, value...).
+	Lang       string
+	Args       []string
+	Languages  []languageLink
+	JSMessages map[string]string
 	User  *account.User
 	// Notice is a one-line confirmation at the top ("You are logged out").
 	Notice string
@@ -47,8 +54,20 @@ type historyRow struct {
 	Device  string
 }
 
+// languageLink is an entry of the language switch.
+type languageLink struct {
+	Code, Name string
+	Current    bool
+}
+
 func (a *App) render(w http.ResponseWriter, r *http.Request, status int, page string, d pageData) {
 	d.CSRF = a.csrfToken(w, r)
+	d.Lang = a.lang(w, r)
+	d.Title, d.Heading, d.Message, d.Notice = tr(d.Lang, d.Title, d.Args...), tr(d.Lang, d.Heading, d.Args...), tr(d.Lang, d.Message, d.Args...), tr(d.Lang, d.Notice, d.Args...)
+	for _, l := range Languages {
+		d.Languages = append(d.Languages, languageLink{Code: l, Name: languageNames[l], Current: l == d.Lang})
+	}
+	d.JSMessages = jsMessages(d.Lang)
 	var buf bytes.Buffer
 	if err := a.pages[page].Execute(&buf, d); err != nil {
 		a.cfg.Log.Error("face-login app: rendering failed", "page", page, "err", err)
@@ -69,32 +88,32 @@ func (a *App) home(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/app/account", http.StatusSeeOther)
 		return
 	}
-	a.render(w, r, http.StatusOK, "home", pageData{Title: "Face login"})
+	a.render(w, r, http.StatusOK, "home", pageData{Title: T("Face login")})
 }
 
 func (a *App) registerPage(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, http.StatusOK, "register", pageData{Title: "Create an account"})
+	a.render(w, r, http.StatusOK, "register", pageData{Title: T("Create an account")})
 }
 
 func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
-	d := pageData{Title: "Log in"}
+	d := pageData{Title: T("Log in")}
 	switch r.URL.Query().Get("done") {
 	case "logout":
-		d.Notice = "You are logged out."
+		d.Notice = T("You are logged out.")
 	case "login":
-		d.Notice = "Please log in to see that page."
+		d.Notice = T("Please log in to see that page.")
 	case "confirm":
-		d.Notice = "Confirm it is you: log in with your face again."
+		d.Notice = T("Confirm it is you: log in with your face again.")
 	case "continue":
 		if _, client := a.pendingRequest(r); client != nil {
-			d.Notice = "Log in with your face to continue to " + client.Name + "."
+			d.Notice, d.Args = T("Log in with your face to continue to {client}."), []string{"client", client.Name}
 		}
 	}
 	a.render(w, r, http.StatusOK, "login", d)
 }
 
 func (a *App) recoverPage(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, http.StatusOK, "recover", pageData{Title: "Get back into your account"})
+	a.render(w, r, http.StatusOK, "recover", pageData{Title: T("Get back into your account")})
 }
 
 // historyLength is how many attempts the account page lists.
@@ -109,12 +128,12 @@ func (a *App) accountPage(w http.ResponseWriter, r *http.Request) {
 	attempts, err := a.cfg.Store.History(r.Context(), u.ID, historyLength)
 	if err != nil {
 		a.cfg.Log.Error("face-login app: reading history failed", "err", err)
-		a.message(w, r, http.StatusInternalServerError, "Something went wrong", "Your history could not be read. Try again in a moment.")
+		a.message(w, r, http.StatusInternalServerError, T("Something went wrong"), T("Your history could not be read. Try again in a moment."))
 		return
 	}
-	d := pageData{Title: "Your account", User: u}
+	d := pageData{Title: T("Your account"), User: u}
 	if r.URL.Query().Get("done") == "recovered" {
-		d.Notice = "Your face is enrolled again. Each recovery code works once: keep the others safe."
+		d.Notice = T("Your face is enrolled again. Each recovery code works once: keep the others safe.")
 	}
 	_, d.HasTOTP = a.hasTOTP(r.Context(), u.ID)
 	if d.HasTOTP {
@@ -144,7 +163,7 @@ func (a *App) deletePage(w http.ResponseWriter, r *http.Request) {
 	if !fresh {
 		return
 	}
-	a.render(w, r, http.StatusOK, "delete", pageData{Title: "Delete your account", User: u})
+	a.render(w, r, http.StatusOK, "delete", pageData{Title: T("Delete your account"), User: u})
 }
 
 type erasedCounts struct {
@@ -166,18 +185,18 @@ func (a *App) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	erased, err := a.api.deleteSubjectCounts(ctx, u.SubjectID)
 	if err != nil && codeOf(err) != "not_found" {
 		a.cfg.Log.Error("face-login app: erasing face data failed", "subject", u.SubjectID, "err", err)
-		a.message(w, r, http.StatusBadGateway, "Your account was not deleted", "Your face data could not be erased just now, so nothing was deleted. Try again in a moment.")
+		a.message(w, r, http.StatusBadGateway, T("Your account was not deleted"), T("Your face data could not be erased just now, so nothing was deleted. Try again in a moment."))
 		return
 	}
 	sessions, err := a.cfg.Store.DeleteUser(ctx, u.ID)
 	if err != nil {
 		a.cfg.Log.Error("face-login app: deleting a user failed", "user", u.ID, "err", err)
-		a.message(w, r, http.StatusInternalServerError, "Your account was not fully deleted", "Your face data was erased but your account record was not. Try again in a moment.")
+		a.message(w, r, http.StatusInternalServerError, T("Your account was not fully deleted"), T("Your face data was erased but your account record was not. Try again in a moment."))
 		return
 	}
 	for _, id := range sessions {
 		a.forgetSession(ctx, id)
 	}
 	clearLogin(w, r)
-	a.render(w, r, http.StatusOK, "deleted", pageData{Title: "Account deleted", Erased: &erasedCounts{Templates: erased.Templates, Sessions: erased.Sessions}})
+	a.render(w, r, http.StatusOK, "deleted", pageData{Title: T("Account deleted"), Erased: &erasedCounts{Templates: erased.Templates, Sessions: erased.Sessions}})
 }

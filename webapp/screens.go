@@ -19,37 +19,39 @@ type Screen struct {
 	// Link offers the next step (e.g. create an account).
 	Link     string `json:"link,omitempty"`
 	LinkText string `json:"link_text,omitempty"`
+	// args fill the message's placeholders ({time}).
+	args []string
 }
 
 // screens is the one table of failure screens.
 var screens = map[string]Screen{
 	// The camera, as the capture SDK reports it.
-	"permission_denied": {Title: "Camera access denied", Message: "Allow the camera for this site in your browser's settings, then try again."},
-	"no_camera":         {Title: "No camera found", Message: "This device has no camera the browser can use. Connect one or use another device, then try again."},
-	"camera_in_use":     {Title: "Camera in use", Message: "Another application is using the camera. Close it, then try again."},
-	"unsupported":       {Title: "Browser not supported", Message: "This browser cannot use the camera. Try a recent Chrome, Firefox or Safari."},
-	"network_lost":      {Title: "Connection lost", Message: "The connection to the server was lost during the face check. Check your connection, then try again."},
-	"session_used":      {Title: "Check already used", Message: "This face check was already used. Start again."},
-	"cancelled":         {Title: "Cancelled", Message: "You cancelled the face check."},
+	"permission_denied": {Title: T("Camera access denied"), Message: T("Allow the camera for this site in your browser's settings, then try again.")},
+	"no_camera":         {Title: T("No camera found"), Message: T("This device has no camera the browser can use. Connect one or use another device, then try again.")},
+	"camera_in_use":     {Title: T("Camera in use"), Message: T("Another application is using the camera. Close it, then try again.")},
+	"unsupported":       {Title: T("Browser not supported"), Message: T("This browser cannot use the camera. Try a recent Chrome, Firefox or Safari.")},
+	"network_lost":      {Title: T("Connection lost"), Message: T("The connection to the server was lost during the face check. Check your connection, then try again.")},
+	"session_used":      {Title: T("Check already used"), Message: T("This face check was already used. Start again.")},
+	"cancelled":         {Title: T("Cancelled"), Message: T("You cancelled the face check.")},
 	// The verdict.
-	"no_face":       {Title: "No face found", Message: "We could not see your face. Look straight at the camera in good light, then try again."},
-	"several_faces": {Title: "Several faces", Message: "More than one face was in view, or the face changed during the check. Make sure only you are in view, then try again."},
-	"spoof":         {Title: "Live person not confirmed", Message: "We could not confirm that a live person was in front of the camera. Photos, screens, videos and masks are not accepted."},
-	"unsteady":      {Title: "Connection unsteady", Message: "The video did not reach us steadily. Check your connection, then try again."},
-	"steps":         {Title: "Steps not completed", Message: "The steps shown on the screen were not done in time. Follow each instruction while looking at the camera, then try again."},
-	"poor_capture":  {Title: "Let's try that again", Message: "We could not check your face this time. This is not a judgement of you: a better view usually fixes it."},
-	"no_match":      {Title: "Face does not match", Message: "The face does not match this account. You are not logged in."},
-	"no_account":    {Title: "No account for this face", Message: "We found no account with this face. Log in with your username, or create an account.", Link: "/app/register", LinkText: "Create an account"},
+	"no_face":       {Title: T("No face found"), Message: T("We could not see your face. Look straight at the camera in good light, then try again.")},
+	"several_faces": {Title: T("Several faces"), Message: T("More than one face was in view, or the face changed during the check. Make sure only you are in view, then try again.")},
+	"spoof":         {Title: T("Live person not confirmed"), Message: T("We could not confirm that a live person was in front of the camera. Photos, screens, videos and masks are not accepted.")},
+	"unsteady":      {Title: T("Connection unsteady"), Message: T("The video did not reach us steadily. Check your connection, then try again.")},
+	"steps":         {Title: T("Steps not completed"), Message: T("The steps shown on the screen were not done in time. Follow each instruction while looking at the camera, then try again.")},
+	"poor_capture":  {Title: T("Let's try that again"), Message: T("We could not check your face this time. This is not a judgement of you: a better view usually fixes it.")},
+	"no_match":      {Title: T("Face does not match"), Message: T("The face does not match this account. You are not logged in.")},
+	"no_account":    {Title: T("No account for this face"), Message: T("We found no account with this face. Log in with your username, or create an account."), Link: "/app/register", LinkText: T("Create an account")},
 	// The account.
-	"unknown_user":        {Title: "Unknown user", Message: "There is no account with this username. Check the spelling, or create an account.", Link: "/app/register", LinkText: "Create an account"},
-	"wrong_recovery_code": {Title: "Recovery code not accepted", Message: "That recovery code is wrong, or was already used. Check it, or use another one."},
-	"username_taken":      {Title: "Username taken", Message: "This username is already in use. Choose another one."},
-	"invalid_username":    {Title: "Invalid username", Message: "A username is 3 to 32 characters: lowercase letters, digits, dots, dashes and underscores, starting with a letter or digit."},
-	"duplicate_face":      {Title: "Face already registered", Message: "This face already belongs to an account. Log in to that account instead.", Link: "/app/login", LinkText: "Log in"},
-	"expired":             {Title: "Session expired", Message: "The face check took too long and has expired. Start again."},
-	"locked":              {Title: "Too many attempts", Message: "For your security, logging in is paused after several failed attempts. Try again later."},
-	"forbidden":           {Title: "This page has expired", Message: "Reload the page and try again."},
-	"error":               {Title: "Something went wrong", Message: "The face check could not be completed. Please try again in a moment."},
+	"unknown_user":        {Title: T("Unknown user"), Message: T("There is no account with this username. Check the spelling, or create an account."), Link: "/app/register", LinkText: T("Create an account")},
+	"wrong_recovery_code": {Title: T("Recovery code not accepted"), Message: T("That recovery code is wrong, or was already used. Check it, or use another one.")},
+	"username_taken":      {Title: T("Username taken"), Message: T("This username is already in use. Choose another one.")},
+	"invalid_username":    {Title: T("Invalid username"), Message: T("A username is 3 to 32 characters: lowercase letters, digits, dots, dashes and underscores, starting with a letter or digit.")},
+	"duplicate_face":      {Title: T("Face already registered"), Message: T("This face already belongs to an account. Log in to that account instead."), Link: "/app/login", LinkText: T("Log in")},
+	"expired":             {Title: T("Session expired"), Message: T("The face check took too long and has expired. Start again.")},
+	"locked":              {Title: T("Too many attempts"), Message: T("For your security, logging in is paused after several failed attempts. Try again later.")},
+	"forbidden":           {Title: T("This page has expired"), Message: T("Reload the page and try again.")},
+	"error":               {Title: T("Something went wrong"), Message: T("The face check could not be completed. Please try again in a moment.")},
 }
 
 func screenFor(code string) Screen {
@@ -111,15 +113,15 @@ func reasonText(code string) string {
 func kindText(kind string) string {
 	switch kind {
 	case account.KindRegister:
-		return "Registration"
+		return T("Registration")
 	case account.KindLogin:
-		return "Login"
+		return T("Login")
 	case account.KindFaceLogin:
-		return "Face-only login"
+		return T("Face-only login")
 	case account.KindSecondFactor:
-		return "Second factor"
+		return T("Second factor")
 	case account.KindRecovery:
-		return "Recovery"
+		return T("Recovery")
 	}
 	return kind
 }
@@ -127,11 +129,11 @@ func kindText(kind string) string {
 func outcomeText(outcome string) string {
 	switch outcome {
 	case account.OutcomeSuccess:
-		return "Succeeded"
+		return T("Succeeded")
 	case account.OutcomeFailure:
-		return "Failed"
+		return T("Failed")
 	case account.OutcomeAbandoned:
-		return "Not completed"
+		return T("Not completed")
 	}
 	return outcome
 }

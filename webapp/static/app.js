@@ -23,10 +23,18 @@
   // Exposed for the end-to-end tests, which wait on it: the last screen.
   window.faceLogin = { state: 'form', screen: null };
 
-  // Offline fallbacks, used only when the backend cannot be reached.
+  // The page's sentences in its language (the English sentence is the
+  // key, as in the server's catalogues).
+  var M = {};
+  try { M = JSON.parse(document.getElementById('app-messages').textContent) || {}; } catch (e) { /* English */ }
+  function t(s) { return M[s] || s; }
+  var lang = document.documentElement.lang || 'en';
+
+  // Offline fallbacks, used only when the backend cannot be reached, and
+  // for the app's own errors.
   var FALLBACK = {
-    network_lost: { code: 'network_lost', title: 'Connection lost', message: 'The connection to the server was lost. Check your connection, then try again.' },
-    error: { code: 'error', title: 'Something went wrong', message: 'Please try again in a moment.' }
+    network_lost: { code: 'network_lost', title: t('Connection lost'), message: t('The connection to the server was lost. Check your connection, then try again.') },
+    error: { code: 'error', title: t('Something went wrong'), message: t('Please try again in a moment.') }
   };
 
   function show(name) {
@@ -49,12 +57,12 @@
   }
 
   function showScreen(s) {
-    s = s || FALLBACK.error;
+    if (!s || s.code === 'error') s = FALLBACK.error;
     document.getElementById('outcome-text').textContent = s.title;
     var msg = s.message;
     if (s.retry_at) {
       var at = new Date(s.retry_at);
-      if (!isNaN(at)) msg = msg.replace(/after \d\d:\d\d UTC/, 'after ' + at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
+      if (!isNaN(at)) msg = msg.replace(/\d\d:\d\d UTC/, at.toLocaleTimeString(lang, { hour: '2-digit', minute: '2-digit' }));
     }
     document.getElementById('outcome-message').textContent = msg;
     var tips = document.getElementById('outcome-tips');
@@ -105,20 +113,20 @@
     var name = username.value.trim().toLowerCase();
     if (kind !== 'face_login' && name === '') {
       username.setAttribute('aria-invalid', 'true');
-      showScreen({ code: 'invalid_username', title: 'Username needed', message: 'Enter your username, or log in with your face only.' });
+      showScreen({ code: 'invalid_username', title: t('Username needed'), message: t('Enter your username, or log in with your face only.') });
       return;
     }
     username.removeAttribute('aria-invalid');
     cancelled = false;
     show('checking');
-    document.getElementById('checking-text').textContent = 'Starting the face check…';
+    document.getElementById('checking-text').textContent = t('Starting the face check…');
     var body = { kind: kind, username: name };
     var recovery = document.getElementById('recovery-code');
     if (recovery) { body.recovery_code = recovery.value.trim(); }
     post('/app/api/start', body).then(function (res) {
       if (!res.ok) { showScreen(res.screen); return; }
       attempt = res.attempt;
-      document.getElementById('checking-text').textContent = 'Checking your face…';
+      document.getElementById('checking-text').textContent = t('Checking your face…');
       show('capture');
       document.getElementById('capture-title').focus();
       var area = document.getElementById('capture-area');
@@ -127,6 +135,7 @@
         container: area,
         sessionId: res.session_id,
         clientToken: res.client_token,
+        lang: lang,
         onDone: finish
       });
     });
