@@ -20,7 +20,7 @@ type pageData struct {
 	Args       []string
 	Languages  []languageLink
 	JSMessages map[string]string
-	User  *account.User
+	User       *account.User
 	// Notice is a one-line confirmation at the top ("You are logged out").
 	Notice string
 	// Page-specific values.
