@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"presence"
 	"presence/clock"
 	"presence/httpapi/apitest"
 	"presence/liveness"
@@ -405,4 +406,68 @@ func TestOperatorConsole(t *testing.T) {
 		t.Fatalf("detail text: %s", text)
 	}
 	presencetest.Screenshot(t, ctx, "console")
+}
+
+// TestSDKInFrench: the SDK's catalogues cover every reason code and
+// step in every language, and a French page shows the relying party's
+// French notice and the SDK's own French sentences.
+func TestSDKInFrench(t *testing.T) {
+	e := apitest.New(t, apitest.Options{Clock: &clock.Offset{}})
+	notice := `"notice":{"version":"2026-12","texts":{"en":{"controller":"Example Bank","purpose":"checks that you are present","kept":"the result, 30 days"},` +
+		`"fr":{"controller":"Banque Exemple","purpose":"vérifie que vous êtes présent","kept":"le résultat, 30 jours"}}}`
+	id, token := createSession(t, e, `{"mode":"passive",`+notice+`}`)
+	ctx := presencetest.Browser(t, presencetest.Camera{Y4M: talkClip(t)})
+	page := fmt.Sprintf("%s/sdk/demo.html?lang=fr&session=%s&token=%s", e.URL, url.QueryEscape(id), url.QueryEscape(token))
+	if err := chromedp.Do(ctx, chromedp.Navigate(page)); err != nil {
+		t.Fatal(err)
+	}
+	catalogues := presencetest.Eval[map[string]map[string]string](t, ctx, "Presence.messages")
+	for lang, m := range catalogues {
+		for key := range catalogues["en"] {
+			if m[key] == "" {
+				t.Errorf("%s: no %s", lang, key)
+			}
+		}
+		for key := range m {
+			if catalogues["en"][key] == "" {
+				t.Errorf("%s: %s is not in English", lang, key)
+			}
+		}
+		for _, c := range presence.ReasonCodes() {
+			if m["reason_"+string(c)] == "" {
+				t.Errorf("%s: no guidance for %s", lang, c)
+			}
+		}
+		for _, s := range liveness.AllSteps {
+			if m["step_"+string(s)] == "" {
+				t.Errorf("%s: no prompt for step %s", lang, s)
+			}
+		}
+	}
+	if len(catalogues) < 2 {
+		t.Fatalf("languages %v", catalogues)
+	}
+	if !presencetest.WaitFor(t, ctx, `document.querySelector('.pc-notice') !== null`, 15*time.Second) {
+		t.Fatal("no notice shown")
+	}
+	text := presencetest.Eval[string](t, ctx, `document.querySelector('.presence-capture').innerText`)
+	for _, want := range []string{"Avant l’ouverture de la caméra", "Qui le demande\u00a0: Banque Exemple", "J’accepte, ouvrir la caméra"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the French notice lacks %q: %q", want, text)
+		}
+	}
+	if strings.Contains(text, "Example Bank") {
+		t.Error("the English notice was shown on a French page")
+	}
+	if h := presencetest.Eval[string](t, ctx, `document.querySelector('h1').textContent`); h != "Vérification du visage" {
+		t.Errorf("demo page heading %q", h)
+	}
+	presencetest.Screenshot(t, ctx, "sdk-notice-fr")
+	if err := chromedp.Do(ctx, chromedp.Click(".pc-agree")); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, ctx, 30*time.Second)
+	if v := verdict(t, e, id); v["consent"].(map[string]any)["language"] != "fr" {
+		t.Fatalf("consent language %v", v["consent"])
+	}
 }

@@ -107,20 +107,45 @@ func (c *sampleClient) serve(w http.ResponseWriter, r *http.Request) {
 // allow the application, and come back logged in, the application having
 // checked the ID token itself.
 func TestLogIntoAnotherApplicationInTheBrowser(t *testing.T) {
+	for _, lang := range []string{"en", "fr"} {
+		t.Run(lang, func(t *testing.T) { logIntoAnotherApplication(t, lang) })
+	}
+}
+
+// uiText is a sentence of the app's screens in lang (the tests check the
+// French pages read French).
+func uiText(lang, en, fr string) string {
+	if lang == "fr" {
+		return fr
+	}
+	return en
+}
+
+// shot names a screenshot: the English one plainly, others with their
+// language.
+func shot(name, lang string) string {
+	if lang == "en" {
+		return name
+	}
+	return name + "-" + lang
+}
+
+func logIntoAnotherApplication(t *testing.T, lang string) {
 	e := newAppEnv(t, appOptions{policy: blinkPolicy(), realTime: true, provider: true})
 	rp := newSampleClient(t, e)
 	clip := presencetest.DataFile(t, talkClip)
 	p := openApp(t, e, presencetest.Camera{Y4M: presencetest.Y4MClip(t, clip, 640, 15, 0, 5)}, "")
+	p.open("/app/?lang=" + lang) // the switch: remembered for the next pages
 	p.do(chromedp.Navigate(rp.srv.URL + "/login"))
-	p.wait(`location.pathname === '/app/login' && document.body.innerText.includes('to continue to Sample shop')`, 10*time.Second, "the provider's login page")
+	p.wait(`location.pathname === '/app/login' && document.body.innerText.includes('`+uiText(lang, "to continue to Sample shop", "pour continuer vers Sample shop")+`')`, 10*time.Second, "the provider's login page")
 	p.fitsThePhone()
-	presencetest.Screenshot(t, p.ctx, "app-oidc-login")
+	presencetest.Screenshot(t, p.ctx, shot("app-oidc-login", lang))
 	if got := p.faceCheckTo("/app/register", "erin", "register", "/app/oidc/continue"); got != "" {
 		t.Fatalf("registration through the provider ended with %q: %s", got, p.text())
 	}
-	p.wait(`document.body.innerText.includes('Allow Sample shop?')`, 10*time.Second, "the consent page")
+	p.wait(`document.body.innerText.includes('`+uiText(lang, "Allow Sample shop?", "Autoriser Sample shop ?")+`')`, 10*time.Second, "the consent page")
 	p.fitsThePhone()
-	presencetest.Screenshot(t, p.ctx, "app-oidc-consent")
+	presencetest.Screenshot(t, p.ctx, shot("app-oidc-consent", lang))
 	p.do(chromedp.Click(chromedp.ID("consent-allow")))
 	p.wait(`location.pathname === '/callback' && document.body.innerText.includes('Welcome')`, 20*time.Second, "the application's welcome")
 	user, err := e.accounts.UserByName(context.Background(), "erin")
@@ -130,7 +155,9 @@ func TestLogIntoAnotherApplicationInTheBrowser(t *testing.T) {
 	if text := p.text(); !strings.Contains(text, "Welcome erin") || !strings.Contains(text, user.ID) || !strings.Contains(text, "face liveness") {
 		t.Fatalf("the application says: %s", text)
 	}
-	presencetest.Screenshot(t, p.ctx, "app-oidc-done")
+	if lang == "en" {
+		presencetest.Screenshot(t, p.ctx, "app-oidc-done")
+	}
 }
 
 // faceCheckTo is faceCheck for a flow that ends elsewhere than the
@@ -152,9 +179,16 @@ func (p *page) faceCheckTo(path, username, button, until string) string {
 // its QR code, the recovery codes, the code asked after the face check,
 // and the recovery page.
 func TestSecondFactorScreensInTheBrowser(t *testing.T) {
+	for _, lang := range []string{"en", "fr"} {
+		t.Run(lang, func(t *testing.T) { secondFactorScreens(t, lang) })
+	}
+}
+
+func secondFactorScreens(t *testing.T, lang string) {
 	e := newAppEnv(t, appOptions{policy: blinkPolicy(), realTime: true})
 	clip := presencetest.DataFile(t, talkClip)
 	p := openApp(t, e, presencetest.Camera{Y4M: presencetest.Y4MClip(t, clip, 640, 15, 0, 5)}, "")
+	p.open("/app/?lang=" + lang)
 	if got := p.faceCheck("/app/register", "hana", "register", ""); got != "success" {
 		t.Fatalf("registration: %q: %s", got, p.text())
 	}
@@ -164,7 +198,7 @@ func TestSecondFactorScreensInTheBrowser(t *testing.T) {
 	if presencetest.Eval[bool](t, p.ctx, `document.querySelector('img').naturalWidth > 0`) != true {
 		t.Error("the QR code does not render")
 	}
-	presencetest.Screenshot(t, p.ctx, "app-totp-setup")
+	presencetest.Screenshot(t, p.ctx, shot("app-totp-setup", lang))
 	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(presencetest.Eval[string](t, p.ctx, `document.getElementById('totp-secret').textContent`))
 	if err != nil {
 		t.Fatal(err)
@@ -173,24 +207,25 @@ func TestSecondFactorScreensInTheBrowser(t *testing.T) {
 	p.do(chromedp.Click(chromedp.ID("totp-confirm")))
 	p.wait(`document.querySelectorAll('#recovery-codes li').length === 10`, 10*time.Second, "the recovery codes")
 	p.fitsThePhone()
-	presencetest.Screenshot(t, p.ctx, "app-recovery-codes")
+	presencetest.Screenshot(t, p.ctx, shot("app-recovery-codes", lang))
 
 	// Log in on another browser: the face, then the code.
 	login := openApp(t, e, presencetest.Camera{Y4M: presencetest.Y4MClip(t, clip, 640, 15, 5, 5)}, "")
-	login.open("/app/login")
+	login.open("/app/login?lang=" + lang)
 	login.do(chromedp.SendKeys(chromedp.ID("username"), "hana"))
 	login.do(chromedp.Click(chromedp.CSS("button[value=login]")))
 	login.wait(`location.pathname === '/app/login/second-factor'`, 60*time.Second, "the second factor page")
 	login.fitsThePhone()
-	presencetest.Screenshot(t, login.ctx, "app-second-factor")
+	presencetest.Screenshot(t, login.ctx, shot("app-second-factor", lang))
 	// The set-up spent this step's code; the next step's is accepted too
 	// (one step of clock drift), as a phone slightly ahead would show.
 	login.do(chromedp.SendKeys(chromedp.ID("code"), webapp.TOTPCode(secret, time.Now().Unix()/30+1)))
 	login.do(chromedp.Click(chromedp.ID("second-submit")))
-	login.wait(`location.pathname === '/app/account' && document.body.innerText.includes('Hello, hana')`, 10*time.Second, "the account page")
-	if text := login.text(); !strings.Contains(text, "Second factor") || !strings.Contains(text, "10 recovery codes left") {
+	login.wait(`location.pathname === '/app/account' && document.body.innerText.includes('`+uiText(lang, "Hello, hana", "Bonjour, hana")+`')`, 10*time.Second, "the account page")
+	if text := login.text(); !strings.Contains(text, uiText(lang, "Second factor", "Second facteur")) || !strings.Contains(text, uiText(lang, "10 recovery codes left", "Codes de secours restants : 10")) {
 		t.Errorf("account page: %s", text)
 	}
+	presencetest.Screenshot(t, login.ctx, shot("app-account-factor", lang))
 	login.open("/app/recover")
-	presencetest.Screenshot(t, login.ctx, "app-recover")
+	presencetest.Screenshot(t, login.ctx, shot("app-recover", lang))
 }
