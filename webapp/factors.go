@@ -347,36 +347,9 @@ func (a *App) recover(w http.ResponseWriter, r *http.Request, att *account.Attem
 		a.conclude(w, r, att, "", account.OutcomeFailure, screenFor("unknown_user"))
 		return
 	}
-	subject := newID("app-")
-	if err := a.api.createSubject(ctx, subject); err != nil {
-		a.internal(w, "creating a subject", err)
+	subject, undo := a.enrolNew(w, r, att, u.SubjectID)
+	if subject == "" {
 		return
-	}
-	undo := func() {
-		if err := a.api.deleteSubject(context.WithoutCancel(ctx), subject); err != nil {
-			a.cfg.Log.Error("face-login app: removing a subject failed", "subject", subject, "err", err)
-		}
-	}
-	enrolled, err := a.api.enrol(ctx, subject, att.SessionID)
-	if codeOf(err) == "duplicate_face" {
-		undo()
-		a.conclude(w, r, att, u.ID, account.OutcomeFailure, screenFor("duplicate_face"))
-		return
-	}
-	if err != nil {
-		undo()
-		a.internal(w, "enrolling", err)
-		return
-	}
-	for _, d := range enrolled.Duplicates {
-		if d.SubjectID == u.SubjectID {
-			continue // the account's own old face: the same person
-		}
-		if _, err := a.cfg.Store.UserBySubject(ctx, d.SubjectID); err == nil {
-			undo()
-			a.conclude(w, r, att, u.ID, account.OutcomeFailure, screenFor("duplicate_face"))
-			return
-		}
 	}
 	old := u.SubjectID
 	if err := a.cfg.Store.UpdateUserSubject(ctx, u.ID, subject); err != nil {

@@ -314,17 +314,20 @@ func (a *App) finish(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// register enrols the live face under a new subject and creates the user.
-// A face already enrolled under another account is refused whatever the
-// server's duplicate policy: one person, one account.
-func (a *App) register(w http.ResponseWriter, r *http.Request, att *account.Attempt) {
+// enrolNew enrols the attempt's live face under a new subject. A face
+// already enrolled under another account of the app is refused whatever
+// the server's duplicate policy (one person, one account); the account's
+// own subject (own, in a recovery) is no obstacle. On failure it has
+// answered and returns "" (the new subject removed); undo removes the
+// subject if a later step fails.
+func (a *App) enrolNew(w http.ResponseWriter, r *http.Request, att *account.Attempt, own string) (subject string, undo func()) {
 	ctx := r.Context()
-	subject := newID("app-")
+	subject = newID("app-")
 	if err := a.api.createSubject(ctx, subject); err != nil {
 		a.internal(w, "creating a subject", err)
-		return
+		return "", nil
 	}
-	undo := func() {
+	undo = func() {
 		if err := a.api.deleteSubject(context.WithoutCancel(ctx), subject); err != nil {
 			a.cfg.Log.Error("face-login app: removing a subject failed", "subject", subject, "err", err)
 		}
@@ -332,27 +335,37 @@ func (a *App) register(w http.ResponseWriter, r *http.Request, att *account.Atte
 	enrolled, err := a.api.enrol(ctx, subject, att.SessionID)
 	if codeOf(err) == "duplicate_face" {
 		undo() // the server's policy refuses any duplicate
-		a.conclude(w, r, att, "", account.OutcomeFailure, screenFor("duplicate_face"))
-		return
-	}
-	if err == nil {
-		for _, d := range enrolled.Duplicates {
-			// Only another account of this app makes a duplicate here; the
-			// deployment's other subjects are the relying party's business.
-			if _, err := a.cfg.Store.UserBySubject(ctx, d.SubjectID); err == nil {
-				undo()
-				a.conclude(w, r, att, "", account.OutcomeFailure, screenFor("duplicate_face"))
-				return
-			}
-		}
+		a.conclude(w, r, att, att.UserID, account.OutcomeFailure, screenFor("duplicate_face"))
+		return "", nil
 	}
 	if err != nil {
 		undo()
 		a.internal(w, "enrolling", err)
+		return "", nil
+	}
+	for _, d := range enrolled.Duplicates {
+		// Only another account of this app makes a duplicate here; the
+		// deployment's other subjects are the relying party's business.
+		if d.SubjectID == own {
+			continue
+		}
+		if _, err := a.cfg.Store.UserBySubject(ctx, d.SubjectID); err == nil {
+			undo()
+			a.conclude(w, r, att, att.UserID, account.OutcomeFailure, screenFor("duplicate_face"))
+			return "", nil
+		}
+	}
+	return subject, undo
+}
+
+// register enrols the live face under a new subject and creates the user.
+func (a *App) register(w http.ResponseWriter, r *http.Request, att *account.Attempt) {
+	subject, undo := a.enrolNew(w, r, att, "")
+	if subject == "" {
 		return
 	}
 	u := &account.User{ID: newID("usr_"), Username: att.Username, SubjectID: subject, CreatedAt: a.cfg.Now()}
-	if err := a.cfg.Store.CreateUser(ctx, u); err != nil {
+	if err := a.cfg.Store.CreateUser(r.Context(), u); err != nil {
 		undo()
 		if presence.ErrorCodeOf(err) == presence.ErrConflict {
 			a.conclude(w, r, att, "", account.OutcomeFailure, screenFor("username_taken"))

@@ -693,12 +693,7 @@ func (a *App) logoutPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) endSession(w http.ResponseWriter, r *http.Request) {
-	if _, h := a.currentUser(r); h != nil {
-		if err := a.cfg.Store.DeleteBrowserLogin(r.Context(), h); err != nil {
-			a.cfg.Log.Error("face-login app: logout failed", "err", err)
-		}
-	}
-	clearLogin(w, r)
+	a.endLogin(w, r)
 	if target := a.logoutTarget(r, r.PostFormValue("client_id"), r.PostFormValue("target")); target != "" {
 		q := url.Values{}
 		if s := r.PostFormValue("state"); s != "" {

@@ -149,13 +149,18 @@ func (a *App) accountPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) logout(w http.ResponseWriter, r *http.Request) {
+	a.endLogin(w, r)
+	http.Redirect(w, r, "/app/login?done=logout", http.StatusSeeOther)
+}
+
+// endLogin logs the browser out.
+func (a *App) endLogin(w http.ResponseWriter, r *http.Request) {
 	if _, h := a.currentUser(r); h != nil {
 		if err := a.cfg.Store.DeleteBrowserLogin(r.Context(), h); err != nil {
 			a.cfg.Log.Error("face-login app: logout failed", "err", err)
 		}
 	}
 	clearLogin(w, r)
-	http.Redirect(w, r, "/app/login?done=logout", http.StatusSeeOther)
 }
 
 func (a *App) deletePage(w http.ResponseWriter, r *http.Request) {
