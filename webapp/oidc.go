@@ -305,7 +305,7 @@ func (a *App) authorize(w http.ResponseWriter, r *http.Request) {
 		a.redirectError(w, r, redirect, state, "login_required", "a face login is needed")
 		return
 	}
-	req := &account.AuthRequest{ID: newID("req_"), Browser: hashToken(a.csrfToken(w, r)), ClientID: client.ID, RedirectURI: redirect,
+	req := &account.AuthRequest{ID: newID("req_"), Browser: hashToken(a.bindingToken(w, r)), ClientID: client.ID, RedirectURI: redirect,
 		Scope: q.Get("scope"), State: state, Nonce: q.Get("nonce"), Challenge: q.Get("code_challenge"), FreshAfter: fresh,
 		CreatedAt: now, ExpiresAt: now.Add(authRequestTTL)}
 	if slices.Contains(strings.Fields(q.Get("acr_values")), acrFaceOTP) {
@@ -321,6 +321,22 @@ func (a *App) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/app/oidc/continue?request="+req.ID, http.StatusSeeOther)
+}
+
+// bindCookie binds authorization requests to the browser that made them.
+// It is SameSite=Lax, not Strict like the anti-forgery cookie: a browser
+// arriving from the client's site, and redirected on to the consent or
+// straight back, must send it.
+const bindCookie = "presence_app_oidc_bind"
+
+// bindingToken is the browser's binding secret, set when it has none.
+func (a *App) bindingToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(bindCookie); err == nil && len(c.Value) == 52 {
+		return c.Value
+	}
+	t := newToken()
+	http.SetCookie(w, &http.Cookie{Name: bindCookie, Value: t, Path: "/app/", HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
+	return t
 }
 
 // sendToLogin remembers the request in a cookie (the face login sends
@@ -349,8 +365,8 @@ func (a *App) ownRequest(r *http.Request, id string) (*account.AuthRequest, *acc
 	if err != nil || !a.cfg.Now().Before(req.ExpiresAt) {
 		return nil, nil
 	}
-	csrf, err := r.Cookie(csrfCookie)
-	if err != nil || subtle.ConstantTimeCompare(hashToken(csrf.Value), req.Browser) != 1 {
+	bind, err := r.Cookie(bindCookie)
+	if err != nil || subtle.ConstantTimeCompare(hashToken(bind.Value), req.Browser) != 1 {
 		return nil, nil
 	}
 	client, err := a.oidc.store.Client(r.Context(), req.ClientID)

@@ -26,8 +26,12 @@ import (
 // PKCE, and go-oidc (an implementation independent of the provider's) to
 // verify the ID token.
 type sampleClient struct {
-	t        *testing.T
-	srv      *httptest.Server
+	t   *testing.T
+	srv *httptest.Server
+	// url is the client's own address: localhost, another site than the
+	// app's 127.0.0.1, so the browser applies its cross-site rules
+	// (SameSite cookies) as between two real domains.
+	url      string
 	conf     oauth2.Config
 	verifier *oidc.IDTokenVerifier
 
@@ -40,16 +44,17 @@ func newSampleClient(t *testing.T, e *appEnv) *sampleClient {
 	c := &sampleClient{t: t, pending: map[string][2]string{}}
 	c.srv = httptest.NewServer(http.HandlerFunc(c.serve))
 	t.Cleanup(c.srv.Close)
+	c.url = strings.Replace(c.srv.URL, "127.0.0.1", "localhost", 1)
 	ctx := context.Background()
 	provider, err := oidc.NewProvider(ctx, e.URL+"/app")
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := webapp.RegisterClient(ctx, e.accounts, "Sample shop", []string{c.srv.URL + "/callback"}, nil, false, time.Now())
+	reg, err := webapp.RegisterClient(ctx, e.accounts, "Sample shop", []string{c.url + "/callback"}, nil, false, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.conf = oauth2.Config{ClientID: reg.ID, ClientSecret: reg.Secret, Endpoint: provider.Endpoint(), RedirectURL: c.srv.URL + "/callback",
+	c.conf = oauth2.Config{ClientID: reg.ID, ClientSecret: reg.Secret, Endpoint: provider.Endpoint(), RedirectURL: c.url + "/callback",
 		Scopes: []string{oidc.ScopeOpenID, "profile"}}
 	c.verifier = provider.Verifier(&oidc.Config{ClientID: reg.ID})
 	return c
@@ -136,7 +141,7 @@ func logIntoAnotherApplication(t *testing.T, lang string) {
 	clip := presencetest.DataFile(t, talkClip)
 	p := openApp(t, e, presencetest.Camera{Y4M: presencetest.Y4MClip(t, clip, 640, 15, 0, 5)}, "")
 	p.open("/app/?lang=" + lang) // the switch: remembered for the next pages
-	p.do(chromedp.Navigate(rp.srv.URL + "/login"))
+	p.do(chromedp.Navigate(rp.url + "/login"))
 	p.wait(`location.pathname === '/app/login' && document.body.innerText.includes('`+uiText(lang, "to continue to Sample shop", "pour continuer vers Sample shop")+`')`, 10*time.Second, "the provider's login page")
 	p.fitsThePhone()
 	presencetest.Screenshot(t, p.ctx, shot("app-oidc-login", lang))
@@ -158,6 +163,11 @@ func logIntoAnotherApplication(t *testing.T, lang string) {
 	if lang == "en" {
 		presencetest.Screenshot(t, p.ctx, "app-oidc-done")
 	}
+	// Already logged in and consented: the application's next login goes
+	// straight through, the browser crossing from the application's site
+	// to the app's and back in one chain of redirects.
+	p.do(chromedp.Navigate(rp.url + "/login"))
+	p.wait(`location.pathname === '/callback' && document.body.innerText.includes('Welcome erin')`, 20*time.Second, "a second login without a page")
 }
 
 // faceCheckTo is faceCheck for a flow that ends elsewhere than the

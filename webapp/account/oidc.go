@@ -31,8 +31,8 @@ type SigningKey struct {
 // login and consent.
 type AuthRequest struct {
 	ID string
-	// Browser is the hash of the anti-forgery cookie of the browser that
-	// made it: no other browser can continue it.
+	// Browser is the hash of the binding cookie of the browser that made
+	// it: no other browser can continue it.
 	Browser     []byte
 	ClientID    string
 	RedirectURI string
