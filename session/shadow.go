@@ -62,6 +62,8 @@ func (s *Service) shadowUpload(ctx context.Context, sess *presence.Session, fram
 		s.shadowSkipped.Add(1)
 		return
 	}
+	own := *sess // the caller goes on with its session
+	sess = &own
 	go func() {
 		defer func() { <-s.shadowSlot }()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
