@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,15 +34,20 @@ func TestShadowOnTheDevSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every 60th live frame and every 45th print: 15 of each, across the
-	// subjects and lights of the set.
+	// 15 live frames and 15 prints spread across the subjects and lights
+	// of the set (PRESENCE_SHADOW_SAMPLE=N for N of each, up to the set).
+	each := 15
+	if n, err := strconv.Atoi(os.Getenv("PRESENCE_SHADOW_SAMPLE")); err == nil && n > 0 {
+		each = n
+	}
+	liveStep, spoofStep := max(1, 861/each), max(1, 636/each)
 	var picked [][]string
 	live, spoof := 0, 0
 	for _, r := range rows[1:] {
 		switch {
-		case r[1] == "live" && live%60 == 0:
+		case r[1] == "live" && live%liveStep == 0 && live/liveStep < each:
 			picked = append(picked, r)
-		case r[1] == "spoof" && spoof%45 == 0:
+		case r[1] == "spoof" && spoof%spoofStep == 0 && spoof/spoofStep < each:
 			picked = append(picked, r)
 		}
 		if r[1] == "live" {
@@ -51,15 +57,25 @@ func TestShadowOnTheDevSet(t *testing.T) {
 		}
 	}
 	work := t.TempDir()
+	// The candidate: the set in service less one liveness model, and
+	// another threshold (PRESENCE_SHADOW_DROP=a,b and
+	// PRESENCE_SHADOW_THRESHOLD=x try others).
+	drop, threshold := []string{"silentface_v1se"}, "0.5"
+	if v := os.Getenv("PRESENCE_SHADOW_DROP"); v != "" {
+		drop = strings.Split(v, ",")
+	}
+	if v := os.Getenv("PRESENCE_SHADOW_THRESHOLD"); v != "" {
+		threshold = v
+	}
 	candidate := presence.DefaultManifest()
-	candidate.Models = slices.DeleteFunc(candidate.Models, func(s presence.ModelSpec) bool { return s.Name == "silentface_v1se" })
+	candidate.Models = slices.DeleteFunc(candidate.Models, func(s presence.ModelSpec) bool { return slices.Contains(drop, s.Name) })
 	raw, _ := json.Marshal(candidate)
 	manifest := filepath.Join(work, "candidate.json")
 	os.WriteFile(manifest, raw, 0o600)
 	env := []string{"PRESENCE_TEMPLATE_KEY=" + newKeyText(t)}
 	plainDB, shadowDB := filepath.Join(work, "plain.db"), filepath.Join(work, "shadow.db")
 	plain := startNode(t, env, "--db", plainDB)
-	shadowed := startNode(t, env, "--db", shadowDB, "--shadow-share", "1", "--shadow-manifest", manifest, "--shadow-liveness-threshold", "0.5")
+	shadowed := startNode(t, env, "--db", shadowDB, "--shadow-share", "1", "--shadow-manifest", manifest, "--shadow-liveness-threshold", threshold)
 	key := func(db string) string {
 		r := run(t, nil, "apikey", "create", "--name", "shadow", "--quiet", "--db", db)
 		if r.code != 0 {
@@ -135,7 +151,7 @@ func TestShadowOnTheDevSet(t *testing.T) {
 	}
 	text := run(t, nil, "eval", "shadow", "--db", shadowDB, "--labels", labelFile)
 	t.Logf("%s", text.stdout)
-	if summary.Sessions != len(picked) || summary.Live != 15 || summary.Attacks != 15 || summary.RealRates == nil || summary.ShadowRates == nil ||
+	if summary.Sessions != len(picked) || summary.Live != each || summary.Attacks != each || summary.RealRates == nil || summary.ShadowRates == nil ||
 		summary.Agree+len(summary.Differences) != summary.Sessions || len(summary.Candidates) != 1 || !strings.HasPrefix(summary.Candidates[0], candidate.ID()) {
 		t.Fatalf("summary %+v", summary)
 	}
