@@ -9,7 +9,7 @@ func deviceHint(ua string) string {
 	if len(ua) > 512 {
 		ua = ua[:512]
 	}
-	browser := "Unknown browser"
+	browser := T("Unknown browser")
 	for _, b := range []struct{ token, name string }{
 		// Order matters: Edge and Opera also say Chrome, Chrome says Safari.
 		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"SamsungBrowser/", "Samsung Internet"}, {"Firefox/", "Firefox"},
@@ -34,5 +34,14 @@ func deviceHint(ua string) string {
 	if system == "" {
 		return browser
 	}
-	return browser + " on " + system
+	return browser + " on " + system // stored so; deviceText words it per language
+}
+
+// deviceText words a stored device hint in lang.
+func deviceText(lang, hint string) string {
+	browser, system, ok := strings.Cut(hint, " on ")
+	if !ok {
+		return tr(lang, hint)
+	}
+	return tr(lang, T("{browser} on {system}"), "browser", tr(lang, browser), "system", system)
 }
