@@ -562,21 +562,19 @@ func newBenchReloads(ctx context.Context, c benchConfig, cfg Config, ms *models,
 		co.Holder.Close()
 		return nil, err
 	}
+	// The second set: the configured one less its last liveness model.
 	other := *ms.manifest
-	other.Models = nil
-	dropped := false
-	for i := len(ms.manifest.Models) - 1; i >= 0; i-- {
-		spec := ms.manifest.Models[i]
-		if !dropped && spec.Role == presence.RoleLiveness && len(ms.manifest.ByRole(presence.RoleLiveness)) > 1 {
-			dropped = true
-			continue
+	last := -1
+	for i, spec := range other.Models {
+		if spec.Role == presence.RoleLiveness {
+			last = i
 		}
-		other.Models = append([]presence.ModelSpec{spec}, other.Models...)
 	}
-	if !dropped {
+	if len(ms.manifest.ByRole(presence.RoleLiveness)) < 2 {
 		co.Holder.Close()
 		return nil, fmt.Errorf("reload: the manifest needs two liveness models to make a second set from")
 	}
+	other.Models = slices.Delete(slices.Clone(other.Models), last, last+1)
 	r := &benchReloads{c: co, every: c.Reload, done: make(chan struct{}), finished: make(chan struct{})}
 	go r.run([]*presence.Manifest{&other, ms.manifest})
 	return r, nil

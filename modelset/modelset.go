@@ -219,13 +219,6 @@ type Coordinator struct {
 	lastErr string
 }
 
-func (c *Coordinator) now() time.Time {
-	if c.Clock == nil {
-		return time.Now()
-	}
-	return c.Clock.Now()
-}
-
 // Status of this node.
 func (c *Coordinator) Status() Status {
 	s := c.Holder.Current()
@@ -263,7 +256,7 @@ func (c *Coordinator) follow(ctx context.Context, active *presence.ModelSetChang
 	m, err := presence.ParseManifest(active.Manifest)
 	var s *Set
 	if err == nil {
-		s, err = Load(ctx, c.Load, c.Probe, m, c.Holder.Current(), c.now())
+		s, err = Load(ctx, c.Load, c.Probe, m, c.Holder.Current(), c.Clock.Now())
 	}
 	if err != nil {
 		if c.wanted != active.SetID || c.lastErr != err.Error() {
@@ -366,7 +359,7 @@ func (c *Coordinator) change(ctx context.Context, m *presence.Manifest, action, 
 		return nil, presence.Errorf(presence.ErrConflict, "model set %s is already in service", cur.ID)
 	}
 	start := time.Now()
-	s, err := Load(ctx, c.Load, c.Probe, m, cur, c.now())
+	s, err := Load(ctx, c.Load, c.Probe, m, cur, c.Clock.Now())
 	if err != nil {
 		return nil, presence.WrapError(presence.ErrInvalid, err, "model set refused; %s stays in service", cur.ID)
 	}
@@ -392,7 +385,7 @@ func (c *Coordinator) record(ctx context.Context, s *Set, action, by string, pre
 	if err != nil {
 		return err
 	}
-	ch := &presence.ModelSetChange{SetID: s.ID, Manifest: raw, Action: action, By: by, At: c.now().UTC()}
+	ch := &presence.ModelSetChange{SetID: s.ID, Manifest: raw, Action: action, By: by, At: c.Clock.Now().UTC()}
 	from := ""
 	if prev != nil {
 		ch.PreviousSeq, from = prev.Seq, prev.SetID

@@ -162,7 +162,7 @@ func newApp(cfg Config, api presenceAPI) (*App, error) {
 		return nil, errors.New("webapp: mode must be active or passive")
 	}
 	a := &App{cfg: cfg, api: api, pages: map[string]*template.Template{}}
-	funcs := template.FuncMap{"screen": screenFor, "kindText": kindText, "outcomeText": outcomeText, "t": tr}
+	funcs := template.FuncMap{"t": tr, "device": deviceText}
 	if cfg.Issuer != "" {
 		ps, ok := cfg.Store.(account.ProviderStore)
 		if !ok {

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -79,14 +80,7 @@ func (a *App) lang(w http.ResponseWriter, r *http.Request) string {
 	return acceptLanguage(r.Header.Get("Accept-Language"))
 }
 
-func known(l string) bool {
-	for _, k := range Languages {
-		if l == k {
-			return true
-		}
-	}
-	return false
-}
+func known(l string) bool { return slices.Contains(Languages, l) }
 
 // acceptLanguage picks the first known language of an Accept-Language
 // header, in the browser's order (weights are ordered by every browser).
@@ -104,12 +98,9 @@ func acceptLanguage(h string) string {
 // translateScreen is s in lang.
 func translateScreen(lang string, s Screen, args ...string) Screen {
 	s.Title, s.Message, s.LinkText = tr(lang, s.Title, args...), tr(lang, s.Message, args...), tr(lang, s.LinkText)
-	tips := make([]string, len(s.Tips))
+	s.Tips = slices.Clone(s.Tips)
 	for i, t := range s.Tips {
-		tips[i] = tr(lang, t)
-	}
-	if s.Tips != nil {
-		s.Tips = tips
+		s.Tips[i] = tr(lang, t)
 	}
 	return s
 }

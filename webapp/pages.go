@@ -142,7 +142,7 @@ func (a *App) accountPage(w http.ResponseWriter, r *http.Request) {
 	for _, at := range attempts {
 		d.History = append(d.History, historyRow{
 			At: *at.FinishedAt, Kind: kindText(at.Kind), Outcome: outcomeText(at.Outcome),
-			Success: at.Outcome == account.OutcomeSuccess, Reason: reasonText(at.Reason), Device: deviceText(a.lang(w, r), at.Device),
+			Success: at.Outcome == account.OutcomeSuccess, Reason: reasonText(at.Reason), Device: at.Device,
 		})
 	}
 	a.render(w, r, http.StatusOK, "account", d)
